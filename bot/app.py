@@ -32,7 +32,9 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    return {}
+    from bot import handoff
+
+    return {handoff.IDLE_JOB: handoff.run_idle}
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:

@@ -6,10 +6,11 @@ from handlers.base import Context, Handler
 
 def all_handlers() -> list[Handler]:
     """Every installed handler. A feature adds its handler here."""
+    from handlers.handoff import HandoffHandler
     from handlers.language import LanguageHandler
     from handlers.menu import EmptyMessageHandler, MenuHandler
 
-    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler()]
+    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), HandoffHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]
