@@ -33,8 +33,9 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
     from bot import handoff
+    from bot.notify import EMAIL_JOB, send_email_job
 
-    return {handoff.IDLE_JOB: handoff.run_idle}
+    return {EMAIL_JOB: send_email_job, handoff.IDLE_JOB: handoff.run_idle}
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
