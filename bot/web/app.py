@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from bot.app import Runtime
 from bot.web import api_outbox, webchat
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
 from bot.web.console import pages as console_pages
 from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
@@ -76,6 +77,10 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
 
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
+    app.include_router(handoff_pages.router)
+    app.include_router(knowledge_pages.router)
+    app.include_router(dashboard.router)
+    app.include_router(staff_pages.router)
     app.include_router(api_outbox.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)

@@ -12,5 +12,11 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
+    NavItem("/console/queue", "console.nav.queue", ("agent",)),
+    NavItem("/console/canned", "console.nav.canned", ("agent",)),
+    NavItem("/console/knowledge", "console.nav.knowledge", ("agent", "content_manager")),
+    NavItem("/console/dashboard", "console.nav.dashboard", ("supervisor",)),
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+    NavItem("/console/staff", "console.nav.staff", ("admin",)),
+    NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]
