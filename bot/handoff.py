@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -439,9 +439,10 @@ def run_idle(session: Session, job: Job, services: "Services") -> None:
 
 # -- figures -------------------------------------------------------------------------------------
 
-def stats(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+def stats(session: Session, since: datetime, until: datetime, zone: tzinfo = timezone.utc) -> dict[str, Any]:
     """Handoff figures for the dashboard and reports: queue now, waits, first-response times
-    against the target, the handoff rate, and per-agent figures for the period."""
+    against the target, the handoff rate, and per-agent figures for the period; ``daily``
+    counts by day in ``zone``."""
     rows = list(session.scalars(
         select(HandoffSession).where(HandoffSession.created_at >= since, HandoffSession.created_at < until)
     ))
@@ -514,15 +515,15 @@ def stats(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
         "wait_max_s": round(max(waits), 1) if waits else None,
         "cancelled": sum(1 for r in rows if r.close_kind == "cancelled"),
         "per_agent": sorted(per_agent.values(), key=lambda row: row["agent"]),
-        "daily": _daily(rows),
+        "daily": _daily(rows, zone),
     }
 
 
-def _daily(rows: list[HandoffSession]) -> list[dict[str, Any]]:
+def _daily(rows: list[HandoffSession], zone: tzinfo) -> list[dict[str, Any]]:
     days: dict[str, dict[str, Any]] = {}
     for r in rows:
-        day = days.setdefault(r.created_at.date().isoformat(), {"day": r.created_at.date().isoformat(),
-                                                                 "handoffs": 0, "answered": 0, "within_target": 0})
+        name = r.created_at.astimezone(zone).date().isoformat()
+        day = days.setdefault(name, {"day": name, "handoffs": 0, "answered": 0, "within_target": 0})
         day["handoffs"] += 1
         if r.first_response_seconds is not None:
             day["answered"] += 1

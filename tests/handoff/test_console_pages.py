@@ -255,3 +255,32 @@ def test_change_own_password(app_rt):
     assert agent.get("/console/queue").status_code == 200  # this session continues
     assert other_device.get("/console/queue", follow_redirects=False).status_code == 303  # the other one ended
     assert console_login(client_for(app_rt), "alice", "brand-new-pass").status_code == 303
+
+
+def test_canned_replies_and_every_page_in_english(app_rt):
+    app_rt.services.knowledge = FakeKnowledge()
+    staff(app_rt, "alice"), staff(app_rt, "sue", role="supervisor"), staff(app_rt, "ada", role="admin")
+    boss = client_for(app_rt, "sue")
+    boss.post("/console/canned", data={"csrf_token": token(boss, "/console/canned"), "title": "Greeting",
+                                       "text": "Hello, how can I help?", "language": "en"})
+    agent = client_for(app_rt, "alice")
+    page = agent.get("/console/canned").text
+    assert "Hello, how can I help?" in page and "/delete" not in page  # agents use, supervisors edit
+    assert agent.post("/console/canned", data={"csrf_token": token(agent, "/console/canned"), "title": "x",
+                                               "text": "y"}).status_code == 403
+    say(app_rt, "talk to a person please")
+    with app_rt.services.db.session() as s:
+        h = s.scalars(select(HandoffSession)).one()
+    agent.post(f"/console/handoffs/{h.id}/claim", data={"csrf_token": token(agent, "/console/queue")})
+    assert "Greeting" in agent.get(f"/console/conversations/{h.conversation_id}").text  # the English canned reply
+    assert boss.get("/console/api/queue").json()["others"][0]["agent"] == "Alice"
+
+    admin = client_for(app_rt, "ada")
+    admin.cookies.set("sdb_console_lang", "en")
+    for path in ["/console/queue", f"/console/conversations/{h.conversation_id}", "/console/canned",
+                 "/console/knowledge", "/console/knowledge/try?q=hours", "/console/knowledge/entries/hours",
+                 "/console/knowledge/unanswered", "/console/knowledge/new", "/console/dashboard?days=30",
+                 "/console/staff", "/console/password"]:
+        response = admin.get(path)
+        assert response.status_code == 200, path
+        assert '<html lang="en">' in response.text, path

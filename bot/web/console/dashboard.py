@@ -8,6 +8,7 @@ list of rows it returns (``per_agent``, ``daily``, ...). Features add themselves
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,9 +29,18 @@ router = APIRouter(prefix="/console/dashboard")
 SUPERVISOR = require_staff("supervisor")
 PERIODS = (1, 7, 30, 90)
 
-StatsFunction = Callable[[Session, datetime, datetime], dict[str, Any]]
-#: (name, stats function) of every feature with figures: applications, complaints and ratings add theirs.
+StatsFunction = Callable[..., dict[str, Any]]
+#: (name, ``stats(session, since, until)``) of every feature with figures: applications, complaints
+#: and ratings add theirs. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
 STAT_PROVIDERS: list[tuple[str, StatsFunction]] = [("handoff", handoff.stats)]
+
+
+def figures_of(request: Request, provider: StatsFunction, session: Session, since: datetime,
+               until: datetime) -> dict[str, Any]:
+    if "zone" in inspect.signature(provider).parameters:
+        zone = request.app.state.services.settings.working_hours.zone
+        return provider(session, since, until, zone=zone)
+    return provider(session, since, until)
 
 
 def label(provider: str, key: str, lang: str) -> str:
@@ -86,7 +96,7 @@ def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVI
     lang = console_lang(request)
     reports = []
     for name, provider in STAT_PROVIDERS:
-        figures = provider(session, since, until)
+        figures = figures_of(request, provider, session, since, until)
         scalars, tables = split(figures)
         title = table().get(f"console.dashboard.report.{name}")
         reports.append({
@@ -107,13 +117,13 @@ def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVI
 
 
 @router.get("/{provider}/{part}.csv")
-def export(provider: str, part: str, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
+def export(provider: str, part: str, request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
            session: Session = Depends(get_session)) -> Response:
     functions = dict(STAT_PROVIDERS)
     if provider not in functions:
         raise HTTPException(404, "no such report")
     since, until = period(days)
-    scalars, tables = split(functions[provider](session, since, until))
+    scalars, tables = split(figures_of(request, functions[provider], session, since, until))
     out = io.StringIO()
     writer = csv.writer(out)
     if part == "summary":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -30,10 +30,11 @@ AGENT = require_staff("agent")
 
 @dataclass
 class Panel:
-    """A block about the customer on the conversation page: a title key and rows of (label, value, link)."""
+    """A block about the customer on the conversation page: a title key and rows of
+    (label, value, link); a label may be a datetime, shown in the staff's time zone."""
 
     title_key: str
-    rows: list[tuple[str, str, str | None]]
+    rows: list[tuple[str | datetime, str, str | None]]
 
 
 #: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``.
@@ -45,13 +46,23 @@ def _earlier_handoffs(session: Session, customer: Customer, lang: str) -> Panel:
     rows = session.scalars(select(HandoffSession).where(HandoffSession.customer_id == customer.id)
                            .order_by(HandoffSession.id.desc()).limit(10))
     return Panel("console.handoff.panel.handoffs", [
-        (f"{h.created_at:%Y-%m-%d %H:%M}", f"{t('console.handoff.reason.' + h.reason, lang)} · "
+        (h.created_at, f"{t('console.handoff.reason.' + h.reason, lang)} · "
          f"{t('console.handoff.status.' + h.status, lang)}", f"/console/conversations/{h.conversation_id}")
         for h in rows
     ])
 
 
 CUSTOMER_PANELS.append(_earlier_handoffs)
+
+
+def local_time(request: Request) -> Callable[..., str]:
+    """For templates: a UTC timestamp shown in the staff's time zone (that of the working hours)."""
+    zone = request.app.state.services.settings.working_hours.zone
+
+    def show(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return moment.astimezone(zone).strftime(fmt)
+
+    return show
 
 
 def _customer_name(customer: Customer) -> str:
@@ -151,7 +162,7 @@ def conversation_page(conversation_id: int, request: Request, error: str | None 
         "messages": _messages(request, session, conversation_id), "notes": handoff.notes(session, conversation_id),
         "note_authors": agents, "canned": handoff.canned_replies(session, conversation.language),
         "targets": targets, "panels": [panel(session, conversation.customer, lang) for panel in CUSTOMER_PANELS],
-        "error": error,
+        "error": error, "local": local_time(request),
     })
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import get_session, has_role
-from bot.web.console.handoff_pages import done
+from bot.web.console.handoff_pages import done, local_time
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from storage.models import HandoffSession, StaffUser, utcnow
@@ -137,8 +137,8 @@ def try_page(request: Request, q: str = "", lang: str = "", user: StaffUser = De
     answer = None
     if knowledge is not None and q.strip():
         answer = knowledge.ask(q.strip(), lang=lang if lang in ("zh", "en") else None)
-    return render(request, "console/knowledge_try.html", {"loaded": knowledge is not None, "q": q, "lang": lang,
-                                                          "answer": answer})
+    return render(request, "console/knowledge_try.html", {"loaded": knowledge is not None, "q": q,
+                                                          "ask_lang": lang, "answer": answer})
 
 
 @router.get("/entries/{entry_id}", response_class=HTMLResponse)
@@ -157,7 +157,8 @@ def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
     found.sort(key=lambda u: (-u.count, -u.last_at.timestamp()))
     return render(request, "console/knowledge_unanswered.html", {
-        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager")})
+        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager"),
+        "local": local_time(request)})
 
 
 @router.get("/new", response_class=HTMLResponse)
