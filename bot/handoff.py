@@ -195,14 +195,18 @@ def enqueue_handoff(session: Session, services: "Services", conversation: Conver
     if reason not in REASONS:
         raise ValueError(f"unknown handoff reason {reason!r}")
     existing = open_handoff(session, conversation.id)
-    if existing is not None:
-        if question and question not in existing.question:
-            existing.question = (existing.question + "\n" + question).strip()
-        return existing, False
     now = utcnow()
     hours = services.settings.working_hours
     is_open = hours.is_open(now)
     after_hours = not is_open or not on_duty_agents(session)
+    if existing is not None:
+        if question and question not in existing.question:
+            existing.question = (existing.question + "\n" + question).strip()
+        if existing.status == "waiting" and existing.after_hours and not after_hours:
+            # Recorded while nobody was at work; staff are here now: wait live in the queue.
+            existing.after_hours, conversation.mode = False, "human"
+            _event(session, existing, "live")
+        return existing, False
     handoff = HandoffSession(
         conversation_id=conversation.id, customer_id=conversation.customer_id, reason=reason,
         question=question, status="waiting", after_hours=after_hours, created_at=now,
@@ -373,7 +377,8 @@ def _finish(session: Session, services: "Services", handoff: HandoffSession, con
         return
     lang = _lang(conversation, services)
     _tell(session, services, conversation, f"handoff.{kind}_bye", menu_buttons(lang))
-    enqueue(session, conversation, ask_for_rating(handoff, lang))
+    if handoff.first_response_at is not None:  # only a customer whom a person answered rates the help
+        enqueue(session, conversation, ask_for_rating(handoff, lang))
     log.info("conversation=%s handoff=%s %s by staff=%s", conversation.id, handoff.id, kind,
              agent.id if agent else None)
 
@@ -502,7 +507,7 @@ def stats(session: Session, since: datetime, until: datetime, zone: tzinfo = tim
                                      .where(HandoffSession.status == "active")) or 0,
         "agents_on_duty": len(on_duty_agents(session)),
         "handoffs": len(rows),
-        "after_hours": sum(1 for r in rows if r.after_hours),
+        "after_hours": sum(1 for r in rows if r.clock_start > r.created_at),
         "by_reason": by_reason,
         "conversations": int(conversations),
         "handoff_rate": round(len(rows) / conversations, 4) if conversations else None,

@@ -284,3 +284,25 @@ def test_canned_replies_and_every_page_in_english(app_rt):
         response = admin.get(path)
         assert response.status_code == 200, path
         assert '<html lang="en">' in response.text, path
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_agent_opens_the_customers_file(app_rt):
+    staff(app_rt, "alice")
+    customer = client_for(app_rt)
+    sid = "web-customer-02"
+    customer.post("/api/chat", json={"session_id": sid, "text": "人工"})
+    customer.post("/api/chat/upload", data={"session_id": sid}, files={"file": ("证件.png", PNG, "image/png")})
+    agent = client_for(app_rt, "alice")
+    [item] = agent.get("/console/api/queue").json()["waiting"]
+    messages = agent.get(f"/console/api/conversations/{item['conversation_id']}/messages").json()["messages"]
+    [file] = [f for m in messages for f in m["files"]]
+    assert file["name"] == "证件.png"
+    got = agent.get(file["url"])
+    assert got.content == PNG and got.headers["content-type"] == "image/png"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    other = file["url"].replace(f"/conversations/{item['conversation_id']}/", "/conversations/999/")
+    assert agent.get(other).status_code == 404
+    assert client_for(app_rt).get(file["url"], follow_redirects=False).status_code == 303

@@ -327,3 +327,30 @@ def test_first_response_against_target_and_stats(rt):
     assert per["Bob"]["answered"] == 1 and per["Bob"]["within_target"] == 0
     assert per["Bob"]["first_response_avg_s"] >= 600
     assert figures["daily"][0]["handoffs"] == 2
+
+
+def test_a_recorded_question_goes_live_when_staff_are_at_work(settings):
+    rt = make_runtime(settings)
+    try:
+        say(rt, "我的申请什么时候办完")
+        assert "暂时没有人工客服在线" in say(rt, "talk to a person").replies[0].text
+        assert conversation(rt).mode == "bot"
+        staff(rt, "alice")  # an agent comes on duty
+        replies = say(rt, "转人工").replies
+        assert "第 1 位" in replies[0].text
+        h = open_handoff(rt)
+        assert not h.after_hours and conversation(rt).mode == "human"
+        with rt.services.db.session() as s:
+            assert handoff.stats(s, utcnow() - timedelta(hours=1), utcnow())["after_hours"] == 0
+    finally:
+        rt.services.db.dispose()
+
+
+def test_closing_an_unanswered_request_asks_for_no_rating(rt):
+    agent = staff(rt, "alice")
+    say(rt, "人工")
+    h = open_handoff(rt)
+    act(rt, handoff.close, h.id, agent)  # a duplicate, closed from the queue
+    texts = outbox_texts(rt)
+    assert "已结束" in texts[-1] and not any("打个分" in text for text in texts)
+    assert conversation(rt).mode == "bot"

@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,9 @@ from bot.handoff import HandoffError
 from bot.i18n import t
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff, verify_csrf
-from storage.models import CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow
+from storage.models import (
+    Attachment, CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow,
+)
 
 router = APIRouter(prefix="/console")
 AGENT = require_staff("agent")
@@ -125,12 +127,16 @@ def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends
     return done(request, session, "/console/queue")
 
 
-def _transcript_item(m: Message, staff: dict[int, StaffUser], zone: tzinfo) -> dict[str, Any]:
+def _transcript_item(m: Message, staff: dict[int, StaffUser], files: dict[int, Attachment],
+                     zone: tzinfo) -> dict[str, Any]:
+    payload = m.payload or {}
     return {"id": m.id, "sender": m.sender, "text": m.text, "button": m.button,
             "at": m.created_at.astimezone(zone).strftime("%m-%d %H:%M"),
             "staff": staff[m.staff_id].display_name if m.staff_id in staff else None,
-            "buttons": [b["label"] for b in (m.payload or {}).get("buttons", [])],
-            "attachments": len((m.payload or {}).get("attachments", []))}
+            "buttons": [b["label"] for b in payload.get("buttons", [])],
+            "files": [{"name": files[i].original_name or files[i].mime,
+                       "url": f"/console/conversations/{m.conversation_id}/attachments/{i}"}
+                      for i in payload.get("attachments", []) if i in files]}
 
 
 def _messages(request: Request, session: Session, conversation_id: int, after: int = 0,
@@ -140,7 +146,8 @@ def _messages(request: Request, session: Session, conversation_id: int, after: i
     staff = {u.id: u for u in session.scalars(select(StaffUser))}
     rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
                            .order_by(Message.id.desc()).limit(limit))
-    return [_transcript_item(m, staff, zone) for m in reversed(list(rows))]
+    files = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.conversation_id == conversation_id))}
+    return [_transcript_item(m, staff, files, zone) for m in reversed(list(rows))]
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -173,6 +180,25 @@ def conversation_messages(conversation_id: int, request: Request, after: int = Q
     return {"messages": _messages(request, session, conversation_id, after),
             "status": current.status if current else "closed",
             "agent_id": current.agent_id if current else None}
+
+
+#: Shown in the browser; anything else is downloaded, so a crafted file never runs as a page.
+INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+
+
+@router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
+def attachment(conversation_id: int, attachment_id: int, request: Request, user: StaffUser = Depends(AGENT),
+               session: Session = Depends(get_session)) -> Response:
+    """A file the customer sent in this conversation."""
+    found = session.get(Attachment, attachment_id)
+    if found is None or found.conversation_id != conversation_id:
+        raise HTTPException(404, "no such file in this conversation")
+    path = request.app.state.services.attachments.path_for(found.sha256)
+    if not path.exists():
+        raise HTTPException(410, "the file is no longer stored")
+    disposition = "inline" if found.mime in INLINE_MIME else "attachment"
+    return FileResponse(path, media_type=found.mime, filename=found.original_name or f"file-{found.id}",
+                        content_disposition_type=disposition, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _conversation_of(session: Session, handoff_id: int) -> int:

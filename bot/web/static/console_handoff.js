@@ -117,7 +117,16 @@
       li.appendChild(el("div", "meta", tl[m.sender] + (m.staff ? " · " + m.staff : "") + " · " + m.at));
       li.appendChild(el("div", "text", m.text || (m.button ? "[" + tl.button + " " + m.button + "]" : "")));
       if (m.buttons && m.buttons.length) li.appendChild(el("div", "meta", "[" + m.buttons.join(" | ") + "]"));
-      if (m.attachments) li.appendChild(el("div", "meta", tl.files + ": " + m.attachments));
+      if (m.files && m.files.length) {
+        var files = el("div", "meta", tl.files + ": ");
+        m.files.forEach(function (f) {
+          var a = el("a", null, f.name);
+          a.href = f.url; a.target = "_blank"; a.rel = "noopener";
+          files.appendChild(a);
+          files.appendChild(document.createTextNode(" "));
+        });
+        li.appendChild(files);
+      }
       transcript.appendChild(li);
       li.scrollIntoView({ block: "nearest" });
     };
