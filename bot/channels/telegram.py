@@ -458,7 +458,7 @@ class TelegramChannel(Channel):
         if any(b.payload == SHARE_PHONE for b in buttons):
             self._kv_put(keyboard_key, {b.label: b.payload for b in buttons if b.payload != SHARE_PHONE})
             return ReplyKeyboardMarkup(
-                [[KeyboardButton(b.label, request_contact=b.payload == SHARE_PHONE)] for b in buttons],
+                [[KeyboardButton(b.label, request_contact=(b.payload == SHARE_PHONE) or None)] for b in buttons],
                 one_time_keyboard=True, resize_keyboard=True,
             )
         had_keyboard = self._kv_delete(keyboard_key)

@@ -77,6 +77,8 @@ class Failure:
     description: str
     retry_after: int | None = None
     network: bool = False
+    #: Matching calls let through before this failure strikes.
+    after: int = 0
 
 
 @dataclass
@@ -99,8 +101,8 @@ class FakeBotApi:
     # -- scripting the fake ---------------------------------------------------------------------
 
     def fail(self, method: str, status: int = 500, description: str = "Internal Server Error",
-             times: int = 1, retry_after: int | None = None, network: bool = False) -> None:
-        self.failures += [Failure(method, status, description, retry_after, network) for _ in range(times)]
+             times: int = 1, retry_after: int | None = None, network: bool = False, after: int = 0) -> None:
+        self.failures += [Failure(method, status, description, retry_after, network, after) for _ in range(times)]
 
     def add_file(self, data: bytes, path: str) -> str:
         file_id = f"F{len(self.files) + 1}"
@@ -173,6 +175,9 @@ class FakeBotApi:
         self.calls.append((method, params))
         for failure in self.failures:
             if failure.method == method:
+                if failure.after:
+                    failure.after -= 1
+                    break
                 self.failures.remove(failure)
                 if failure.network:
                     raise ConnectionResetError("connection reset by fake peer")
