@@ -96,13 +96,14 @@ async def set_webhook(settings: Settings, url: str, request: BaseRequest | None 
     """Register ``url`` with Telegram, with the secret it must send back (``telegram set-webhook``)."""
     if settings.telegram_webhook_secret is None:
         raise ValueError("BOT_TELEGRAM_WEBHOOK_SECRET is not set; the webhook would accept anyone's updates")
-    bot = build_bot(settings, request)
+    request = request or HTTPXRequest()
+    bot = build_bot(settings, request, request)
     try:
         await bot.set_webhook(url, secret_token=settings.telegram_webhook_secret.get_secret_value(),
                               allowed_updates=ALLOWED_UPDATES)
         await register_commands(bot, settings.default_language)
     finally:
-        await bot.shutdown()
+        await request.shutdown()
 
 
 def chat_of(update: dict[str, Any]) -> str | None:

@@ -34,7 +34,15 @@ _ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a"
 _HTML_TOKEN = re.compile(r"<(/?)([A-Za-z-]+)((?:\s[^<>]*)?)>|&(?:lt|gt|amp|quot|#\d+|#x[0-9A-Fa-f]+);|[<>&]")
 
 
-class EntityError(ValueError):
+class ApiError(Exception):
+    """An error answer of the Bot API: its status code and description."""
+
+    def __init__(self, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.status = status
+
+
+class EntityError(ApiError):
     pass
 
 
@@ -190,8 +198,9 @@ class FakeBotApi:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         try:
             return 200, {"ok": True, "result": handler(params, files)}
-        except EntityError as exc:
-            return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+        except ApiError as exc:
+            prefix = "Bad Request: " if exc.status == 400 else ""
+            return exc.status, {"ok": False, "error_code": exc.status, "description": f"{prefix}{exc}"}
 
     def download(self, path: str) -> tuple[int, bytes]:
         for file_path, data in self.files.values():
@@ -204,7 +213,8 @@ class FakeBotApi:
 
     def _getUpdates(self, params: dict[str, Any], files: Any) -> list[dict[str, Any]]:
         if self.webhook.get("url"):
-            raise EntityError("Conflict")  # real Telegram: 409; not needed by the tests
+            raise ApiError("Conflict: can't use getUpdates method while webhook is active; "
+                           "use deleteWebhook to delete the webhook first", 409)
         offset = int(params.get("offset") or 0)
         if offset:
             self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
