@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import update
 
@@ -37,6 +38,7 @@ class Harness:
     api: FakeBotApi
     runtime: Runtime
     channel: TelegramChannel
+    app: FastAPI
     client: httpx.AsyncClient
 
     @property
@@ -81,7 +83,7 @@ async def _harness(settings: Settings, api: FakeBotApi, mode: str) -> AsyncItera
     runtime.channels["telegram"] = channel  # the same dict the inbox worker and outbox sender read
     app = create_app(runtime, start_workers=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot.test") as client:
-        yield Harness(api, runtime, channel, client)
+        yield Harness(api, runtime, channel, app, client)
     await channel.stop()
     runtime.services.db.dispose()
 

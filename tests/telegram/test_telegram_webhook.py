@@ -1,9 +1,12 @@
 """Webhook in, engine, outbox, Bot API out: the whole path against the fake, on both databases."""
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import func, select
 
+import bot.channels.telegram as telegram_channel
 from bot.i18n import t
+from fake_bot_api import SECRET
 from storage.models import Attachment, Conversation, Customer, InboxItem, Message, OutboxItem
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
@@ -86,7 +89,7 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_recorded(tg):
 
 async def test_malformed_body_is_a_400(tg):
     response = await tg.client.post("/telegram/webhook", content=b"not json",
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "webhook-secret_1"})
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert response.status_code == 400 and "error" in response.json()
     assert (await tg.post({"message": {}})).status_code == 400
     assert count(tg.db, InboxItem) == 0
@@ -119,3 +122,22 @@ async def test_edited_messages_and_group_chats_are_ignored(tg):
     await tg.settle()
     assert count(tg.db, InboxItem, InboxItem.status == "done") == 2
     assert count(tg.db, Message) == 0 and tg.api.sent == []
+
+
+async def test_crash_before_recording_gets_no_200_and_the_redelivery_counts(tg, monkeypatch):
+    update = tg.api.text_update("/start")
+    real_accept = telegram_channel.inbox.accept
+
+    def database_down(*args, **kwargs):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(telegram_channel.inbox, "accept", database_down)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=tg.app, raise_app_exceptions=False),
+                                 base_url="http://bot.test") as client:
+        response = await client.post("/telegram/webhook", json=update,
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert response.status_code == 500  # Telegram keeps the update and delivers it again
+    monkeypatch.setattr(telegram_channel.inbox, "accept", real_accept)
+    assert (await tg.post(update)).status_code == 200
+    await tg.settle()
+    assert tg.api.texts() == [t("menu.welcome", "zh")]
