@@ -158,3 +158,22 @@ def test_file_url_is_derived_from_the_base_url():
     assert local.effective_telegram_base_file_url == "http://127.0.0.1:8081/file/bot"
     own = load_settings(_env_file=None, telegram_base_file_url="https://files.example/file/bot")
     assert own.effective_telegram_base_file_url == "https://files.example/file/bot"
+
+
+async def test_running_server_answers_in_polling_mode(served, sqlite_settings):
+    """Everything started as ``serve`` starts it: polling loop, inbox worker, outbox sender."""
+    api, base_url = served
+    runtime = Runtime.build(operator_settings(sqlite_settings, base_url, telegram_mode="polling"))
+    await runtime.start()
+    try:
+        api.queue(api.text_update("/start"), api.callback_update("menu:ask"))
+        for _ in range(1000):
+            if len(api.sent) >= 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await runtime.stop()
+    from bot.i18n import t
+
+    assert api.texts() == [t("menu.welcome", "zh"), t("menu.ask_prompt", "zh")]
+    assert len(api.answered_queries) == 1
