@@ -325,14 +325,14 @@ def asgi_app(api: FakeBotApi) -> Starlette:
     async def method(request: Request) -> Response:
         if request.path_params["token"] != TOKEN:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
-        form = await request.form()
         params: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
-        for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                files[key] = (value.filename or key, await value.read())
-            else:
-                params[key] = value
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if hasattr(value, "read"):
+                    files[key] = (value.filename or key, await value.read())
+                else:
+                    params[key] = value
         if request.path_params["method"] == "getUpdates":
             # Long polling, cut to half a second at most so a test's shutdown never waits long.
             for _ in range(int(min(float(params.get("timeout") or 0), 0.5) / 0.02)):
