@@ -62,6 +62,8 @@ SHARE_PHONE = "share:phone"
 ALLOWED_UPDATES = ["message", "callback_query"]
 #: Seconds a getUpdates call waits on Telegram's side for something to arrive.
 POLL_TIMEOUT = 30
+#: Labels up to this long go two to a keyboard row (the main menu's do, in both languages' short forms).
+SHORT_LABEL = 12
 OFFSET_KEY = "telegram:offset"
 COMMANDS = ("start", "menu", "help", "lang")
 
@@ -195,6 +197,18 @@ def render_text(reply: Reply) -> list[str]:
         else:
             messages.append("\n".join(links))
     return messages
+
+
+def button_rows(buttons: list[Button]) -> list[list[Button]]:
+    """Two buttons side by side when both labels are short enough to read on a phone, else one a row."""
+    rows: list[list[Button]] = []
+    for button in buttons:
+        short = utf16_len(button.label) <= SHORT_LABEL
+        if rows and len(rows[-1]) == 1 and short and utf16_len(rows[-1][0].label) <= SHORT_LABEL:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+    return rows
 
 
 def _seconds(exc: RetryAfter) -> float:
@@ -453,7 +467,7 @@ class TelegramChannel(Channel):
             return self.services.attachments.read(attachment), ref.name or attachment.original_name or "file"
 
     def _markup(self, chat_id: str, buttons: list[Button]) -> Any:
-        """Inline keyboard, one button a row; a reply asking for the phone number gets a reply
+        """Inline keyboard (short labels two a row); a reply asking for the phone number gets a reply
         keyboard instead (only those can share a contact), its other labels remembered for the chat."""
         keyboard_key = _kv_key("keyboard", chat_id)
         if any(b.payload == SHARE_PHONE for b in buttons):
@@ -464,9 +478,10 @@ class TelegramChannel(Channel):
             )
         had_keyboard = self._kv_delete(keyboard_key)
         if buttons:
-            return InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=self._callback_data(b.payload))] for b in buttons]
-            )
+            return InlineKeyboardMarkup([
+                [InlineKeyboardButton(b.label, callback_data=self._callback_data(b.payload)) for b in row]
+                for row in button_rows(buttons)
+            ])
         return ReplyKeyboardRemove() if had_keyboard else None
 
     def _callback_data(self, payload: str) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.telegram import chat_of, language_of, render_text, split_text, utf16_len
-from bot.messages import FileRef, Reply
+from bot.channels.telegram import button_rows, chat_of, language_of, render_text, split_text, utf16_len
+from bot.messages import Button, FileRef, Reply
 from fake_bot_api import EntityError, visible_text
 
 
@@ -69,3 +69,10 @@ def test_chat_of_reads_each_update_kind():
 def test_language_hint_from_the_client():
     assert [language_of(c) for c in ("zh-hans", "zh-hant", "en", "en-GB", "ru", None, "")] == \
         ["zh", "zh", "en", "en", None, None, None]
+
+
+def test_short_labels_pair_up_and_long_ones_stand_alone():
+    labels = ["咨询问题", "办理业务", "Submit an application", "评价", "投诉", "转人工"]
+    rows = button_rows([Button(label, f"x:{i}") for i, label in enumerate(labels)])
+    assert [[b.label for b in row] for row in rows] == [
+        ["咨询问题", "办理业务"], ["Submit an application"], ["评价", "投诉"], ["转人工"]]

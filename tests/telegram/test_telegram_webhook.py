@@ -25,8 +25,8 @@ async def test_start_answered_end_to_end(tg):
 
     [sent] = tg.api.sent
     assert sent["chat_id"] == "42" and sent["text"] == t("menu.welcome", "zh")
-    payloads = [row[0]["callback_data"] for row in sent["reply_markup"]["inline_keyboard"]]
-    assert payloads[:2] == ["menu:ask", "application:start"]
+    rows = [[b["callback_data"] for b in row] for row in sent["reply_markup"]["inline_keyboard"]]
+    assert rows[0] == ["menu:ask", "application:start"]  # short labels side by side
     with tg.db.session() as s:
         customer = s.scalars(select(Customer)).one()
         assert (customer.channel, customer.external_id, customer.display_name) == ("telegram", "42", "Li Lei")
