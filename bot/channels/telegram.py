@@ -62,8 +62,10 @@ SHARE_PHONE = "share:phone"
 ALLOWED_UPDATES = ["message", "callback_query"]
 #: Seconds a getUpdates call waits on Telegram's side for something to arrive.
 POLL_TIMEOUT = 30
-#: Labels up to this long go two to a keyboard row (the main menu's do, in both languages' short forms).
+#: Buttons whose labels are at most this long (UTF-16 units) go two to a keyboard row.
 SHORT_LABEL = 12
+#: The text of a reply that has only buttons (no words, so no language to pick).
+BUTTONS_ONLY = "👇"
 OFFSET_KEY = "telegram:offset"
 COMMANDS = ("start", "menu", "help", "lang")
 
@@ -94,13 +96,13 @@ async def register_commands(bot: Bot, default_language: str) -> None:
     await bot.set_my_commands([BotCommand(name, t(f"telegram.command.{name}", default_language)) for name in COMMANDS])
 
 
-async def set_webhook(settings: Settings, url: str, request: BaseRequest | None = None) -> None:
+async def set_webhook(settings: Settings, url: str) -> None:
     """Register ``url`` with Telegram, with the secret it must send back (``telegram set-webhook``)."""
     if settings.telegram_webhook_secret is None:
         raise ValueError("BOT_TELEGRAM_WEBHOOK_SECRET is not set; the webhook would accept anyone's updates")
-    request = request or HTTPXRequest()
-    bot = build_bot(settings, request, request)
+    request = HTTPXRequest()
     try:
+        bot = build_bot(settings, request, request)
         await bot.set_webhook(url, secret_token=settings.telegram_webhook_secret.get_secret_value(),
                               allowed_updates=ALLOWED_UPDATES)
         await register_commands(bot, settings.default_language)
@@ -426,6 +428,8 @@ class TelegramChannel(Channel):
         """
         texts = render_text(reply)
         documents = [f for f in reply.files if f.attachment_id is not None]
+        if reply.buttons and not texts and not documents:
+            texts = [BUTTONS_ONLY]  # Telegram shows no keyboard without a message to hang it on
         total = len(texts) + len(documents)
         if total == 0:
             return None

@@ -111,6 +111,13 @@ async def test_stored_files_go_as_documents(tg):
     assert document["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "menu:main"
 
 
+async def test_buttons_without_text_still_show_and_an_empty_reply_sends_nothing(tg):
+    await tg.channel.send("42", Reply("", [Button("Menu", "menu:main")]))
+    assert tg.api.sent[0]["reply_markup"]["inline_keyboard"] == [[{"text": "Menu", "callback_data": "menu:main"}]]
+    assert await tg.channel.send("42", Reply("  \n ")) is None
+    assert len(tg.api.sent) == 1
+
+
 async def test_missing_attachment_is_a_permanent_failure(tg):
     with pytest.raises(PermanentSendError):
         await tg.channel.send("42", Reply("", files=[FileRef("gone.pdf", attachment_id=999)]))
