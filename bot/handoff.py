@@ -45,6 +45,8 @@ MIN_SAMPLES = 5
 #: platform's own session to a person (WeCom kf: ``kf/service_state/trans``). Called when a
 #: conversation enters the queue; the WeCom kf channel registers itself here.
 PLATFORM_TRANSFERS = "handoff.platform_transfers"
+#: What a waiting customer writes to leave the queue (besides the 取消排队 button).
+CANCEL_WORDS = frozenset({"取消", "取消排队", "不用了", "退出人工", "cancel", "never mind", "nevermind"})
 
 
 class HandoffError(Exception):
@@ -226,10 +228,6 @@ def enqueue_handoff(session: Session, services: "Services", conversation: Conver
     return handoff, True
 
 
-def cancel_words() -> frozenset[str]:
-    return frozenset({"取消", "取消排队", "不用了", "退出人工", "cancel", "never mind", "nevermind"})
-
-
 def customer_wrote(session: Session, services: "Services", conversation: Conversation, text: str,
                    button: str | None) -> list[Reply] | None:
     """The engine's hook for a message in human mode: the bot stays silent, staff see it.
@@ -243,7 +241,7 @@ def customer_wrote(session: Session, services: "Services", conversation: Convers
         log.warning("conversation=%s in human mode without an open handoff; back to the bot", conversation.id)
         conversation.mode = "bot"
         return None
-    if handoff.status == "waiting" and (button == "handoff:cancel" or text.strip().lower() in cancel_words()):
+    if handoff.status == "waiting" and (button == "handoff:cancel" or text.strip().lower() in CANCEL_WORDS):
         cancel_waiting(session, services, conversation)
         return [Reply(t("handoff.cancelled", _lang(conversation, services)), menu_buttons(_lang(conversation, services)))]
     if handoff.awaiting_since is None:

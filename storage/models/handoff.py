@@ -33,6 +33,7 @@ class HandoffSession(Base):
     reason: Mapped[str] = mapped_column(String(32))  # request | anger | repeat_failure | low_confidence | complaint
     question: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | active | closed
+    #: Recorded while no one was at work (or on duty): the bot keeps serving until an agent takes it.
     after_hours: Mapped[bool] = mapped_column(default=False)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
