@@ -41,9 +41,11 @@ REASONS = ("request", "anger", "repeat_failure", "low_confidence", "complaint")
 IDLE_JOB = "handoff.idle"
 #: Closed handoffs needed before the measured handling time replaces the configured one.
 MIN_SAMPLES = 5
-#: ``services.extras`` key: channel name -> function(session, conversation, handoff) moving the
-#: platform's own session to a person (WeCom kf: ``kf/service_state/trans``). Called when a
-#: conversation enters the queue; the WeCom kf channel registers itself here.
+#: ``services.extras`` key: channel name -> function(session, conversation, handoff) keeping the
+#: platform's own session state in step (WeCom kf: ``kf/service_state/trans``). Called whenever
+#: the handoff's status or agent changes: queued or requeued (``handoff.status == "waiting"``),
+#: taken or transferred ("active", ``handoff.agent_id``), ended ("closed": back to the bot).
+#: The WeCom kf channel registers here.
 PLATFORM_TRANSFERS = "handoff.platform_transfers"
 #: What a waiting customer writes to leave the queue (besides the 取消排队 button).
 CANCEL_WORDS = frozenset({"取消", "取消排队", "不用了", "退出人工", "cancel", "never mind", "nevermind"})
@@ -222,10 +224,15 @@ def enqueue_handoff(session: Session, services: "Services", conversation: Conver
     _event(session, handoff, "queued", reason=reason, after_hours=after_hours)
     log.info("conversation=%s handoff=%s queued reason=%s after_hours=%s", conversation.id, handoff.id, reason,
              after_hours)
+    _platform_transfer(session, services, conversation, handoff)
+    return handoff, True
+
+
+def _platform_transfer(session: Session, services: "Services", conversation: Conversation,
+                       handoff: HandoffSession) -> None:
     transfer = services.extras.get(PLATFORM_TRANSFERS, {}).get(conversation.channel)
     if transfer is not None:
         transfer(session, conversation, handoff)
-    return handoff, True
 
 
 def customer_wrote(session: Session, services: "Services", conversation: Conversation, text: str,
@@ -290,6 +297,7 @@ def claim(session: Session, services: "Services", handoff_id: int, agent: StaffU
     conversation = handoff.conversation
     conversation.mode = "human"
     _event(session, handoff, "claimed", agent.id)
+    _platform_transfer(session, services, conversation, handoff)
     if handoff.awaiting_since is not None:
         _schedule_idle(session, services, handoff)
     _tell(session, services, conversation, "handoff.agent_joined", name=agent.display_name)
@@ -325,6 +333,7 @@ def transfer(session: Session, services: "Services", handoff_id: int, agent: Sta
     handoff.agent_id, handoff.claimed_at = target.id, utcnow()
     if handoff.awaiting_since is not None:
         _schedule_idle(session, services, handoff)
+    _platform_transfer(session, services, handoff.conversation, handoff)
     _tell(session, services, handoff.conversation, "handoff.transferred", name=target.display_name)
     return handoff
 
@@ -340,6 +349,7 @@ def release(session: Session, services: "Services", handoff_id: int, agent: Staf
            why="released" if agent else "idle")
     handoff.status, handoff.agent_id, handoff.requeued = "waiting", None, handoff.requeued + 1
     jobs.cancel(session, _idle_key(handoff.id))
+    _platform_transfer(session, services, handoff.conversation, handoff)
     _tell(session, services, handoff.conversation, "handoff.requeued")
     return handoff
 
@@ -371,6 +381,7 @@ def _finish(session: Session, services: "Services", handoff: HandoffSession, con
     conversation.mode = "bot"
     jobs.cancel(session, _idle_key(handoff.id))
     _event(session, handoff, kind, agent.id if agent else None)
+    _platform_transfer(session, services, conversation, handoff)
     if kind == "cancelled":
         return
     lang = _lang(conversation, services)
