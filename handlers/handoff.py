@@ -70,9 +70,14 @@ def same_question(a: str, b: str) -> bool:
     return bool(x and y) and len(x & y) / len(x | y) >= SAME_QUESTION
 
 
+def _is_question(text: str | None) -> bool:
+    return bool(text) and not text.startswith("/") and not is_request(text)
+
+
 def _question(ctx: Context) -> str:
-    """What the customer wants answered: this message, or the last real one before "人工"."""
-    if ctx.text and not is_request(ctx.text):
+    """What the customer wants answered: this message, or the last real one before "人工"
+    (not a command, not the request itself)."""
+    if _is_question(ctx.text):
         return ctx.text
     recent = ctx.session.scalars(
         select(Message.text).where(Message.conversation_id == ctx.conversation.id, Message.direction == "in",
@@ -80,7 +85,7 @@ def _question(ctx: Context) -> str:
         .order_by(Message.id.desc()).limit(10)
     )
     for text in recent:
-        if text and not is_request(text) and text != ctx.text:
+        if _is_question(text) and text != ctx.text:
             return text
     return ""
 

@@ -22,9 +22,15 @@ def login(page: Page, base: str, username: str, target: str) -> None:
     page.click("form.login button[type=submit]")
 
 
-def say(page: Page, text: str) -> None:
+def say(page: Page, text: str, answered: bool = True) -> None:
+    """Send a line on the chat page; wait for the bot's answer (so lines reach the server in order)
+    unless a person owns the chat and the bot stays silent."""
+    answers = page.locator("#log li.bot")
+    before = answers.count()
     page.fill("#text", text)
     page.press("#text", "Enter")
+    if answered:
+        expect(answers).not_to_have_count(before)
 
 
 def test_agent_takes_replies_and_hands_back(browser, site, shots):
@@ -56,7 +62,7 @@ def test_agent_takes_replies_and_hands_back(browser, site, shots):
     expect(customer.locator("#log")).to_contain_text("客服 Alice 已接入")
 
     agent.evaluate("window.__notReloaded = true")
-    say(customer, "好的，需要带照片吗？")
+    say(customer, "好的，需要带照片吗？", answered=False)
     expect(agent.locator("#transcript")).to_contain_text("需要带照片吗", timeout=WAIT)
     assert agent.evaluate("window.__notReloaded") is True
     agent.fill(".card textarea[name=text]:not(#reply-text)", "客户第二次来问补办")

@@ -374,3 +374,10 @@ def test_the_platform_session_follows_the_handoff(rt):
     rt.services.extras[handoff.PLATFORM_TRANSFERS] = {"wecom": lambda *a: seen.append(("wrong", None))}
     say(rt, "人工", chat="c2")
     assert len(seen) == 6
+
+
+def test_commands_are_not_taken_for_the_question(rt):
+    staff(rt, "alice")
+    say(rt, "/start")
+    say(rt, "转人工")
+    assert open_handoff(rt).question == ""
