@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.attachments import AttachmentStore
 from bot.channels.base import Channel
+from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
@@ -37,7 +38,10 @@ def job_functions() -> dict[str, JobFunction]:
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The platform channels switched on by the settings (web chat and terminal need no sender)."""
-    return {}
+    channels: dict[str, Channel] = {}
+    if wecom_configured(settings):
+        channels.update(build_wecom_channels(settings, services.db))
+    return channels
 
 
 @dataclass

@@ -1,0 +1,139 @@
+"""The self-built app end to end: encrypted callbacks over HTTP -> inbox -> engine -> outbox ->
+message/send on the fake WeCom API. Every test runs on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from storage.models import Attachment, InboxItem, Message, OutboxItem
+from tests.wecom.wecom_sim import AGENT_ID, callback, event_xml, media_xml, text_xml, verification_query
+
+
+def count(bot, model, *where) -> int:  # noqa: ANN001
+    with bot.db.session() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_url_verification_answers_the_decrypted_echostr(bot):
+    answer = bot.client.get(f"/wecom/callback?{verification_query('echo-5150')}")
+    assert answer.status_code == 200 and answer.text == "echo-5150"
+    forged = verification_query("echo-5150", token="not-the-token")
+    assert bot.client.get(f"/wecom/callback?{forged}").status_code == 403
+
+
+def test_text_message_is_answered_through_message_send(bot, fake):
+    answer = bot.post(*callback(text_xml("zhangsan", "你好", "1001")))
+    assert answer.status_code == 200 and answer.text == ""
+    assert count(bot, InboxItem) == 1  # recorded before the 200
+    bot.pump()
+    (sent,) = fake.calls_to("message/send")
+    assert sent["touser"] == "zhangsan" and sent["agentid"] == AGENT_ID and sent["msgtype"] == "text"
+    assert "智能客服" in sent["text"]["content"] and "\n1. " in sent["text"]["content"]
+    assert count(bot, OutboxItem, OutboxItem.status == "sent") == 1
+
+
+def test_a_number_answers_the_numbered_buttons(bot, fake):
+    bot.post(*callback(text_xml("zhangsan", "你好", "1001")))
+    bot.pump()
+    bot.post(*callback(text_xml("zhangsan", "2", "1002", create_time=1700000001)))
+    bot.pump()
+    with bot.db.session() as s:
+        buttons = [m.button for m in s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id))]
+    assert buttons == [None, "application:start"]
+
+
+def test_duplicate_msgid_is_processed_once(bot, fake):
+    delivery = callback(text_xml("zhangsan", "你好", "2002"))
+    for _ in range(3):  # WeCom retries when it did not get the answer in 5 seconds
+        assert bot.post(*delivery).status_code == 200
+    bot.pump()
+    assert len(fake.calls_to("message/send")) == 1
+    assert count(bot, Message, Message.direction == "in") == 1
+
+
+def test_refused_callbacks_process_nothing(bot, fake):
+    query, body = callback(text_xml("zhangsan", "你好", "3003"))
+    forged, _ = callback(text_xml("zhangsan", "你好", "3003"), token="wrong-token")
+    assert bot.post(forged, body).status_code == 403
+    wrong_key = callback(text_xml("zhangsan", "hi", "3004"), aes_key="ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut")
+    assert bot.post(*wrong_key).status_code == 400
+    assert bot.post(query, b"<xml><Encrypt>").status_code == 400
+    assert bot.post(query, b"<xml>" + b"x" * 70_000 + b"</xml>").status_code == 413
+    assert bot.client.post("/wecom/callback", content=body).status_code == 422  # no signature at all
+    bot.pump()
+    assert count(bot, InboxItem) == 0 and fake.calls == []
+
+
+def test_expired_token_is_refreshed_once_and_the_send_retried(bot, fake):
+    bot.post(*callback(text_xml("zhangsan", "你好", "4001")))
+    bot.pump()
+    fake.expire_tokens()  # two hours later
+    bot.post(*callback(text_xml("zhangsan", "/menu", "4002", create_time=1700000002)))
+    bot.pump()
+    sends = [(params["access_token"], body) for path, params, body in fake.calls if path == "message/send"]
+    assert [token for token, _ in sends] == ["token-1", "token-1", "token-2"]
+    assert fake.token_count == 2
+    assert count(bot, OutboxItem, OutboxItem.status == "sent") == 2
+
+
+def test_a_token_that_keeps_failing_is_not_fetched_without_end(bot, fake):
+    fake.always_expired = True
+    bot.post(*callback(text_xml("zhangsan", "你好", "5001")))
+    bot.pump()
+    assert fake.token_count == 2 and len(fake.calls_to("message/send")) == 2
+    with bot.db.session() as s:
+        item = s.scalars(select(OutboxItem)).one()
+        assert item.status == "pending" and "42001" in item.last_error  # kept for a later try
+
+
+def test_token_is_shared_by_all_workers(make_bot, fake):
+    first, second = make_bot(), make_bot()
+    first.post(*callback(text_xml("zhangsan", "你好", "6001")))
+    first.pump()
+    second.post(*callback(text_xml("lisi", "你好", "6002")))
+    second.pump()
+    assert fake.token_count == 1
+    assert {body["touser"] for body in fake.calls_to("message/send")} == {"zhangsan", "lisi"}
+
+
+def test_unreachable_wecom_delays_the_reply_and_loses_none(bot, fake):
+    fake.down = True
+    bot.post(*callback(text_xml("zhangsan", "你好", "7001")))
+    bot.pump()
+    assert fake.calls_to("message/send") == []
+    with bot.db.session() as s:
+        item = s.scalars(select(OutboxItem)).one()
+        assert item.status == "pending" and "no answer from WeCom" in item.last_error
+        item.next_attempt_at = item.created_at  # the backoff has passed
+    fake.down = False
+    bot.pump()
+    assert len(fake.calls_to("message/send")) == 1
+    assert count(bot, OutboxItem, OutboxItem.status == "sent") == 1
+
+
+def test_image_is_downloaded_and_stored_as_attachment(bot, fake):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    fake.media["MEDIA1"] = (png, "photo.png", "image/png")
+    bot.post(*callback(media_xml("zhangsan", "image", "MEDIA1", "8001")))
+    bot.pump()
+    with bot.db.session() as s:
+        attachment = s.scalars(select(Attachment)).one()
+        assert attachment.size == len(png) and attachment.original_name == "photo.png"
+
+
+def test_voice_is_answered_with_a_notice(bot, fake):
+    bot.post(*callback(media_xml("zhangsan", "voice", "VOICE1", "8101")))
+    bot.pump()
+    (sent,) = fake.calls_to("message/send")
+    assert "语音" in sent["text"]["content"]
+
+
+def test_enter_agent_opens_the_menu_and_a_menu_click_is_a_button(bot, fake):
+    bot.post(*callback(event_xml("zhangsan", "enter_agent")))
+    bot.post(*callback(event_xml("zhangsan", "click", "menu:ask", create_time=1700000009)))
+    bot.post(*callback(event_xml("zhangsan", "view", "https://example.com", create_time=1700000010)))
+    bot.pump()
+    assert count(bot, InboxItem) == 2  # the view event is not recorded
+    with bot.db.session() as s:
+        incoming = list(s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)))
+    assert [(m.text, m.button) for m in incoming] == [("/start", None), ("", "menu:ask")]
+    assert len(fake.calls_to("message/send")) == 2
