@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from storage.models import Attachment, InboxItem, Message, OutboxItem
+from bot.messages import Reply
+from bot.outbox import enqueue
+from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem
 from tests.wecom.wecom_sim import AGENT_ID, callback, event_xml, media_xml, text_xml, verification_query
 
 
@@ -137,3 +139,16 @@ def test_enter_agent_opens_the_menu_and_a_menu_click_is_a_button(bot, fake):
         incoming = list(s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)))
     assert [(m.text, m.button) for m in incoming] == [("/start", None), ("", "menu:ask")]
     assert len(fake.calls_to("message/send")) == 2
+
+
+def test_long_reply_is_split_into_sends_of_at_most_2048_bytes(bot, fake):
+    bot.post(*callback(text_xml("zhangsan", "你好", "9001")))
+    bot.pump()
+    with bot.db.session() as s:
+        conversation = s.scalars(select(Conversation)).one()
+        enqueue(s, conversation, [Reply("很长的通知。" * 600)])
+    bot.pump()
+    sends = fake.calls_to("message/send")
+    assert len(sends) == 1 + 6  # the fake refuses any text over 2,048 bytes with 44004
+    assert "".join(s["text"]["content"] for s in sends[1:]) == "很长的通知。" * 600
+    assert count(bot, OutboxItem, OutboxItem.status == "sent") == 2

@@ -12,6 +12,7 @@ import json
 import os
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -125,9 +126,10 @@ class FakeWeCom:
         self.valid_tokens.clear()
 
     def add_kf_message(self, external_userid: str, msgid: str, content: str, open_kfid: str = "wkKF1",
-                       send_time: int = 1700000000, **extra: Any) -> None:
+                       send_time: int | None = None, **extra: Any) -> None:
         """A customer's message waiting for kf/sync_msg; it opens five replies, as in WeCom."""
-        msg = {"msgid": msgid, "open_kfid": open_kfid, "external_userid": external_userid, "send_time": send_time,
+        msg = {"msgid": msgid, "open_kfid": open_kfid, "external_userid": external_userid,
+               "send_time": send_time or int(time.time()),
                "origin": 3, "msgtype": "text", "text": {"content": content}}
         msg.update(extra)
         self.kf_messages.append(msg)
@@ -161,7 +163,9 @@ class FakeWeCom:
                     result = fake.answer(endpoint, params, body)
                 if isinstance(result, tuple):
                     data, name, mime = result
-                    self._reply(200, data, mime, {"Content-Disposition": f'attachment; filename="{name}"'})
+                    # WeCom sends the file name as raw UTF-8 bytes in the header.
+                    disposition = f'attachment; filename="{name}"'.encode().decode("latin-1")
+                    self._reply(200, data, mime, {"Content-Disposition": disposition})
                 else:
                     self._reply(200, json.dumps(result, ensure_ascii=False).encode(), "application/json")
 

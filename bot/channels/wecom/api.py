@@ -13,6 +13,7 @@ import re
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import requests
 from wechatpy.exceptions import WeChatClientException
@@ -114,7 +115,20 @@ class _Client(WeChatClient):
         return result
 
 
-_FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
+_FILENAME = re.compile(r"""filename(\*?)=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
+
+
+def _file_name(disposition: str) -> str | None:
+    """The file name of a Content-Disposition header: RFC 5987 percent-encoded, or raw UTF-8 as WeCom sends it."""
+    match = _FILENAME.search(disposition)
+    if match is None:
+        return None
+    if match.group(1):
+        return unquote(match.group(2))
+    try:
+        return match.group(2).encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return match.group(2)
 
 
 class WeComApi:
@@ -179,8 +193,7 @@ class WeComApi:
                         data += chunk
                         if len(data) > max_bytes:
                             break
-                    match = _FILENAME.search(disposition)
-                    return bytes(data), (match.group(1) if match else None), res.headers.get("Content-Type")
+                    return bytes(data), _file_name(disposition), res.headers.get("Content-Type")
             except WeChatClientException as exc:
                 raise WeComError(exc.errcode, "gettoken failed") from None
             except (requests.RequestException, ValueError) as exc:

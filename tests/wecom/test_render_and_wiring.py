@@ -1,0 +1,60 @@
+"""Rendering limits and the wiring from settings: no database needed beyond one SQLite file."""
+from __future__ import annotations
+
+import pytest
+
+from bot.app import build_channels, build_services
+from bot.channels.wecom import build_wecom_channels
+from bot.channels.wecom.channel import TEXT_LIMIT_BYTES, render, split_text
+from bot.config import SettingsError, load_settings
+from bot.messages import Button, FileRef, Reply
+from tests.wecom.wecom_sim import AES_KEY, CORP_ID, SECRET, TOKEN
+
+
+def test_split_keeps_every_piece_within_2048_bytes_and_loses_nothing():
+    text = ("办理须知第一条。" * 50 + "\n") * 6 + "x" * 3000
+    parts = split_text(text)
+    assert len(parts) > 1 and all(len(p.encode()) <= TEXT_LIMIT_BYTES for p in parts)
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+    assert parts[0].endswith("。")  # cut at a line break, not inside a line
+    assert split_text("短消息") == ["短消息"] and split_text("") == [""]
+
+
+def test_render_numbers_buttons_and_names_files():
+    reply = Reply("请选择：", [Button("咨询问题", "menu:ask"), Button("办理业务", "application:start")],
+                  [FileRef("表格.pdf", "https://example.com/f.pdf")])
+    assert render(reply, "zh") == "请选择：\n📎 表格.pdf https://example.com/f.pdf\n\n1. 咨询问题\n2. 办理业务\n请回复序号进行选择。"
+    assert render(Reply(buttons=[Button("Ask", "menu:ask")]), "en") == "1. Ask\nReply with a number to choose."
+
+
+def settings(tmp_path, **overrides):  # noqa: ANN001, ANN201
+    values = dict(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'w.sqlite3'}", _env_file=None,
+                  wecom_corp_id=CORP_ID, wecom_token=TOKEN, wecom_aes_key=AES_KEY, wecom_secret=SECRET,
+                  wecom_agent_id=1000002)
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def test_modes_choose_the_channels(tmp_path):
+    s = settings(tmp_path)
+    services = build_services(s)
+    assert list(build_channels(s, services)) == ["wecom"]
+    assert list(build_channels(settings(tmp_path, wecom_mode="kf"), services)) == ["wecom_kf"]
+    both = build_channels(settings(tmp_path, wecom_mode="both"), services)
+    assert list(both) == ["wecom", "wecom_kf"]
+    assert both["wecom"].router is not None and both["wecom_kf"].router is None  # one shared URL
+    assert build_channels(settings(tmp_path, wecom_mode="off"), services) == {}
+    assert build_channels(settings(tmp_path, wecom_corp_id=None), services) == {}
+    services.db.dispose()
+
+
+def test_missing_or_wrong_settings_are_named(tmp_path):
+    s = settings(tmp_path, wecom_agent_id=None, wecom_token=None)
+    services = build_services(s)
+    with pytest.raises(SettingsError) as missing:
+        build_wecom_channels(s, services.db)
+    assert "BOT_WECOM_TOKEN" in str(missing.value) and "BOT_WECOM_AGENT_ID" in str(missing.value)
+    with pytest.raises(SettingsError) as bad_key:
+        build_wecom_channels(settings(tmp_path, wecom_aes_key="tooshort"), services.db)
+    assert "BOT_WECOM_AES_KEY" in str(bad_key.value)
+    services.db.dispose()
