@@ -40,7 +40,7 @@ def build_channels(settings: Settings, services: Services) -> dict[str, Channel]
     """The platform channels switched on by the settings (web chat and terminal need no sender)."""
     channels: dict[str, Channel] = {}
     if wecom_configured(settings):
-        channels.update(build_wecom_channels(settings, services.db))
+        channels.update(build_wecom_channels(settings, services))
     return channels
 
 

@@ -2,6 +2,8 @@
 message/send on the fake WeCom API. Every test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from bot.messages import Reply
@@ -152,3 +154,14 @@ def test_long_reply_is_split_into_sends_of_at_most_2048_bytes(bot, fake):
     assert len(sends) == 1 + 6  # the fake refuses any text over 2,048 bytes with 44004
     assert "".join(s["text"]["content"] for s in sends[1:]) == "很长的通知。" * 600
     assert count(bot, OutboxItem, OutboxItem.status == "sent") == 2
+
+
+def test_token_is_renewed_before_it_expires(bot, fake):
+    bot.post(*callback(text_xml("zhangsan", "你好", "9101")))
+    bot.pump()
+    api = bot.channel("wecom").api
+    api.client.expires_at = int(time.time()) + 30  # half a minute left of its two hours
+    bot.post(*callback(text_xml("zhangsan", "/menu", "9102", create_time=1700000003)))
+    bot.pump()
+    assert fake.token_count == 2
+    assert [params["access_token"] for path, params, _ in fake.calls if path == "message/send"] == ["token-1", "token-2"]

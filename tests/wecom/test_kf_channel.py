@@ -168,3 +168,22 @@ def test_enter_session_welcome_uses_the_welcome_code(bot, fake):
     (welcome,) = fake.calls_to("kf/send_msg_on_event")
     assert welcome["code"] == "WC1" and "1. " in welcome["text"]["content"]
     assert fake.calls_to("kf/send_msg") == []
+
+
+def test_a_late_retry_with_an_expired_event_token_syncs_without_it(bot, fake):
+    fake.add_kf_message("wmGus", "g-1", "你好")
+    fake.kf_expired_tokens = {"tok-old"}
+    kf_event(bot, "tok-old")
+    bot.pump()
+    assert [c["token"] for c in fake.calls_to("kf/sync_msg")] == ["tok-old", ""]
+    assert incoming_texts(bot) == ["你好"]
+
+
+def test_kf_callbacks_are_ignored_when_only_the_app_runs(make_bot, fake):
+    bot = make_bot(wecom_mode="app")
+    fake.add_kf_message("wmHal", "h-1", "你好")
+    kf_event(bot, "tok-1")
+    bot.pump()
+    assert fake.calls_to("kf/sync_msg") == []
+    with bot.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(InboxItem)) == 0

@@ -43,6 +43,7 @@ def test_modes_choose_the_channels(tmp_path):
     both = build_channels(settings(tmp_path, wecom_mode="both"), services)
     assert list(both) == ["wecom", "wecom_kf"]
     assert both["wecom"].router is not None and both["wecom_kf"].router is None  # one shared URL
+    assert services.extras["wecom_kf"] is both["wecom_kf"]  # where the handoff feature finds it
     assert build_channels(settings(tmp_path, wecom_mode="off"), services) == {}
     assert build_channels(settings(tmp_path, wecom_corp_id=None), services) == {}
     services.db.dispose()
@@ -52,9 +53,9 @@ def test_missing_or_wrong_settings_are_named(tmp_path):
     s = settings(tmp_path, wecom_agent_id=None, wecom_token=None)
     services = build_services(s)
     with pytest.raises(SettingsError) as missing:
-        build_wecom_channels(s, services.db)
+        build_wecom_channels(s, services)
     assert "BOT_WECOM_TOKEN" in str(missing.value) and "BOT_WECOM_AGENT_ID" in str(missing.value)
     with pytest.raises(SettingsError) as bad_key:
-        build_wecom_channels(settings(tmp_path, wecom_aes_key="tooshort"), services.db)
+        build_wecom_channels(settings(tmp_path, wecom_aes_key="tooshort"), services)
     assert "BOT_WECOM_AES_KEY" in str(bad_key.value)
     services.db.dispose()

@@ -98,6 +98,7 @@ class FakeWeCom:
         self.kf_messages: list[dict[str, Any]] = []
         self.kf_page_size = 1000
         self.kf_fail_cursors: set[str] = set()
+        self.kf_expired_tokens: set[str] = set()
         self.kf_quota: dict[str, int] = {}
         self.on_duty: set[str] = set()
         self.session_states: dict[str, int] = {}
@@ -209,6 +210,8 @@ class FakeWeCom:
         return self.media[params["media_id"]]
 
     def _kf_sync_msg(self, _params: dict[str, str], body: dict[str, Any]) -> Any:
+        if body.get("token") in self.kf_expired_tokens:
+            return {"errcode": 95007, "errmsg": "invalid msg token"}
         cursor = body.get("cursor") or "0"
         if cursor in self.kf_fail_cursors:
             self.kf_fail_cursors.discard(cursor)

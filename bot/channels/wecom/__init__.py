@@ -10,7 +10,7 @@ from bot.channels.wecom.callback import callback_router
 from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import CallbackCrypto
 from bot.config import Settings, SettingsError
-from storage.db import Database
+from bot.services import Services
 
 __all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
            "wecom_configured"]
@@ -21,8 +21,13 @@ def wecom_configured(settings: Settings) -> bool:
     return settings.wecom_mode != "off" and bool(settings.wecom_corp_id)
 
 
-def build_wecom_channels(settings: Settings, db: Database) -> dict[str, Channel]:
-    """The WeCom channels of ``BOT_WECOM_MODE``; the first one carries the shared callback router."""
+def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Channel]:
+    """The WeCom channels of ``BOT_WECOM_MODE``; the first one carries the shared callback router.
+
+    The kf channel is also put in ``services.extras["wecom_kf"]`` for the handoff feature
+    (``handoff_to_person``).
+    """
+    db = services.db
     missing = [name for name, value in (
         ("BOT_WECOM_TOKEN", settings.wecom_token), ("BOT_WECOM_AES_KEY", settings.wecom_aes_key)) if not value]
     app_mode, kf_mode = settings.wecom_mode in ("app", "both"), settings.wecom_mode in ("kf", "both")
@@ -48,6 +53,7 @@ def build_wecom_channels(settings: Settings, db: Database) -> dict[str, Channel]
         secret = (settings.wecom_kf_secret or settings.wecom_secret).get_secret_value()  # type: ignore[union-attr]
         kf = WeComKfChannel(settings, db, WeComApi(corp_id, secret, settings.wecom_base_url, db),
                             settings.wecom_kf_open_kfid)
+        services.extras["wecom_kf"] = kf
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)

@@ -8,6 +8,7 @@ log names only the reason, never the content.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
 from fastapi import APIRouter, HTTPException, Request
@@ -69,4 +70,6 @@ def _kf_delivery(msg: dict[str, str]) -> tuple[str, str, dict[str, str]] | None:
     token, open_kfid = msg.get("Token"), msg.get("OpenKfId")
     if not token or not open_kfid:
         return None
-    return f"sync:{token}", f"sync:{open_kfid}", {"kind": "sync", "token": token, "open_kfid": open_kfid}
+    # The key appears in logs; the token is a credential for kf/sync_msg, so only its hash.
+    key = "sync:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return key, f"sync:{open_kfid}", {"kind": "sync", "token": token, "open_kfid": open_kfid}

@@ -7,6 +7,7 @@ the ``kv`` table so a bare "2" maps back to the second button on any worker.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from abc import abstractmethod
@@ -118,6 +119,8 @@ class _WeComChannel(Channel):
     # -- the Channel interface ------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        if not (reply.text or reply.buttons or reply.files):
+            return None  # WeCom refuses empty text
         try:
             return await asyncio.to_thread(self.deliver, chat_id, reply)
         except WeComError as exc:
@@ -155,7 +158,8 @@ class WeComAppChannel(_WeComChannel):
         if msg.get("MsgType") == "event":
             if msg.get("Event") not in ("enter_agent", "click"):
                 return None
-            return f"event:{user}:{msg.get('CreateTime', '')}", user, msg
+            # The key appears in logs: the member's id only as a hash.
+            return f"event:{hashlib.sha256(user.encode()).hexdigest()[:20]}:{msg.get('CreateTime', '')}", user, msg
         if not msg.get("MsgId"):
             return None
         return msg["MsgId"], user, msg
@@ -205,8 +209,16 @@ class WeComKfChannel(_WeComChannel):
         cursor = (kv.get(self.db, key) or {}).get("cursor", "")
         recorded = 0
         while True:
-            result = self.api.call("post", "kf/sync_msg",
-                                   {"cursor": cursor, "token": token, "limit": 1000, "open_kfid": open_kfid})
+            try:
+                result = self.api.call("post", "kf/sync_msg",
+                                       {"cursor": cursor, "token": token, "limit": 1000, "open_kfid": open_kfid})
+            except WeComError as exc:
+                if exc.errcode != 95007 or not token:
+                    raise
+                # The event's token lives ten minutes (this is a late retry): sync without it,
+                # which WeCom allows at a lower rate, rather than block this account's later syncs.
+                token = ""
+                continue
             for msg in result.get("msg_list", []):
                 chat = self._chat_of(msg)
                 if chat and accept(self.db, self.name, msg["msgid"], msg, chat):
