@@ -43,7 +43,10 @@ def test_sync_pages_through_the_cursor_and_answers_each_message(bot, fake):
     assert incoming_texts(bot) == [f"问题{i}" for i in range(5)]
     sent = fake.calls_to("kf/send_msg")
     assert sorted(s["touser"] for s in sent) == [f"wmUser{i}" for i in range(5)]
-    assert all(s["open_kfid"] == KF and s["msgtype"] == "text" for s in sent)
+    assert all(s["open_kfid"] == KF for s in sent)
+    menu = sent[0]["msgmenu"]  # buttons go out as a kf menu message
+    assert sent[0]["msgtype"] == "msgmenu" and menu["head_content"]
+    assert [item["click"]["id"] for item in menu["list"]][:2] == ["menu:ask", "application:start"]
     assert kv.get(bot.db, f"wecom_kf:cursor:{KF}") == {"cursor": "5"}
 
 
@@ -93,7 +96,7 @@ def test_five_messages_per_customer_message_then_deferred_until_the_next(bot, fa
     fake.add_kf_message("wmAlice", "a-2", "还有问题吗")
     kf_event(bot, "tok-2")
     bot.pump()
-    contents = [c["text"]["content"] for c in fake.calls_to("kf/send_msg")]
+    contents = [c.get("text", {}).get("content") for c in fake.calls_to("kf/send_msg")]
     assert len(contents) == 8 and contents[5:7] == ["通知4", "通知5"]
     with bot.db.session() as s:
         assert s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent")) == 0
@@ -147,7 +150,7 @@ def test_kf_files_menu_clicks_and_numbers(bot, fake):
     fake.media["FILE1"] = (pdf, "申请表.pdf", "application/pdf")
     fake.add_kf_message("wmEve", "e-1", "你好")
     kf_event(bot, "tok-1")
-    bot.pump()  # the menu went out as a numbered list
+    bot.pump()  # the menu went out as a menu message, without numbers
     fake.add_kf_message("wmEve", "e-2", "3")
     fake.add_kf_message("wmEve", "e-3", "", msgtype="file", file={"media_id": "FILE1"})
     fake.add_kf_message("wmEve", "e-4", "", text={"content": "咨询问题", "menu_id": "menu:ask"})
@@ -156,7 +159,8 @@ def test_kf_files_menu_clicks_and_numbers(bot, fake):
     with bot.db.session() as s:
         assert s.scalars(select(Attachment)).one().original_name == "申请表.pdf"
         buttons = [m.button for m in s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id))]
-    assert buttons == [None, "progress:list", None, "menu:ask"]
+    assert buttons == [None, None, None, "menu:ask"]
+    assert incoming_texts(bot)[1] == "3"
 
 
 def test_enter_session_welcome_uses_the_welcome_code(bot, fake):
@@ -166,7 +170,8 @@ def test_enter_session_welcome_uses_the_welcome_code(bot, fake):
     kf_event(bot, "tok-1")
     bot.pump()
     (welcome,) = fake.calls_to("kf/send_msg_on_event")
-    assert welcome["code"] == "WC1" and "1. " in welcome["text"]["content"]
+    assert welcome["code"] == "WC1" and welcome["msgtype"] == "msgmenu"
+    assert welcome["msgmenu"]["list"][0]["click"]["id"] == "menu:ask"
     assert fake.calls_to("kf/send_msg") == []
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from bot.app import build_channels, build_services
 from bot.channels.wecom import build_wecom_channels
-from bot.channels.wecom.channel import TEXT_LIMIT_BYTES, render, split_text
+from bot.channels.wecom.channel import TEXT_LIMIT_BYTES, WeComKfChannel, render, split_text
 from bot.config import SettingsError, load_settings
 from bot.messages import Button, FileRef, Reply
 from tests.wecom.wecom_sim import AES_KEY, CORP_ID, SECRET, TOKEN
@@ -25,6 +25,21 @@ def test_render_numbers_buttons_and_names_files():
                   [FileRef("表格.pdf", "https://example.com/f.pdf")])
     assert render(reply, "zh") == "请选择：\n📎 表格.pdf https://example.com/f.pdf\n\n1. 咨询问题\n2. 办理业务\n请回复序号进行选择。"
     assert render(Reply(buttons=[Button("Ask", "menu:ask")]), "en") == "1. Ask\nReply with a number to choose."
+
+
+def test_kf_renders_buttons_as_a_menu_or_numbers_when_payloads_are_too_long():
+    reply = Reply("请选择：", [Button("咨询问题", "menu:ask")])
+    (menu,), numbered = WeComKfChannel.messages(reply, "zh")
+    assert not numbered and menu == {"msgtype": "msgmenu", "msgmenu": {
+        "head_content": "请选择：", "list": [{"type": "click", "click": {"id": "menu:ask", "content": "咨询问题"}}]}}
+    long = Reply("请选择：", [Button("选这个", "x:" + "y" * 200)])
+    (text,), numbered = WeComKfChannel.messages(long, "zh")
+    assert numbered and text == {"msgtype": "text", "text": {"content": "请选择：\n\n1. 选这个\n请回复序号进行选择。"}}
+    head = WeComKfChannel.messages(Reply("长" * 1000, [Button("好", "menu:ask")]), "zh")[0]
+    assert [m["msgtype"] for m in head] == ["text", "text", "msgmenu"]
+    sizes = [len((m["text"]["content"] if m["msgtype"] == "text" else m["msgmenu"]["head_content"]).encode())
+             for m in head]
+    assert max(sizes) <= 1024 and sum(sizes) == 3000
 
 
 def settings(tmp_path, **overrides):  # noqa: ANN001, ANN201

@@ -2,7 +2,8 @@
 
 They only translate. Callback XML and kf messages become ``Incoming``; ``Reply`` objects
 become text messages, with buttons as a numbered list whose payloads are kept per chat in
-the ``kv`` table so a bare "2" maps back to the second button on any worker.
+the ``kv`` table so a bare "2" maps back to the second button on any worker. kf sends
+buttons as a menu message the customer taps instead.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ KF_WINDOW_MESSAGES = 5
 KF_WINDOW_SECONDS = 48 * 3600
 #: A kf welcome_code (from the enter_session event) is valid for 20 seconds.
 KF_WELCOME_SECONDS = 20
+#: kf menu messages: the text above the items, and each item's id and label, in bytes.
+KF_MENU_HEAD_BYTES = 1024
+KF_MENU_ITEM_BYTES = 128
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
@@ -86,10 +90,10 @@ class _WeComChannel(Channel):
     def _buttons_key(self, chat_id: str) -> str:
         return f"wecom:buttons:{self.name}:{chat_id}"
 
-    def remember_buttons(self, chat_id: str, reply: Reply) -> None:
-        """The numbers the customer may answer refer to the last message sent."""
-        if reply.buttons:
-            kv.put(self.db, self._buttons_key(chat_id), {"payloads": [b.payload for b in reply.buttons]})
+    def remember_buttons(self, chat_id: str, payloads: list[str]) -> None:
+        """The numbers the customer may answer refer to the last message sent (none: no numbers)."""
+        if payloads:
+            kv.put(self.db, self._buttons_key(chat_id), {"payloads": payloads})
         else:
             kv.remove(self.db, self._buttons_key(chat_id))
 
@@ -146,7 +150,7 @@ class WeComAppChannel(_WeComChannel):
             if result.get("invaliduser"):
                 raise PermanentSendError("WeCom: the user is not in the app's visible range (invaliduser)")
             message_id = result.get("msgid") or message_id
-        self.remember_buttons(chat_id, reply)
+        self.remember_buttons(chat_id, [b.payload for b in reply.buttons])
         return message_id
 
     @staticmethod
@@ -287,29 +291,44 @@ class WeComKfChannel(_WeComChannel):
 
     # -- sending --------------------------------------------------------------------------------
 
+    @staticmethod
+    def messages(reply: Reply, lang: str) -> tuple[list[dict[str, Any]], bool]:
+        """The kf messages of a reply, and whether its buttons went out as a numbered list.
+
+        Buttons become a menu message (msgmenu) the customer taps; tapping sends a text whose
+        menu_id is the payload. Payloads over kf's 128 bytes fall back to the numbered list.
+        """
+        if reply.buttons and all(len(b.payload.encode()) <= KF_MENU_ITEM_BYTES
+                                 and len(b.label.encode()) <= KF_MENU_ITEM_BYTES for b in reply.buttons):
+            head = render(Reply(reply.text, files=reply.files), lang)
+            parts = split_text(head, KF_MENU_HEAD_BYTES) if head else [""]
+            items = [{"type": "click", "click": {"id": b.payload, "content": b.label}} for b in reply.buttons]
+            return ([{"msgtype": "text", "text": {"content": p}} for p in parts[:-1]]
+                    + [{"msgtype": "msgmenu", "msgmenu": {"head_content": parts[-1], "list": items}}]), False
+        return [{"msgtype": "text", "text": {"content": p}} for p in split_text(render(reply, lang))], True
+
     def deliver(self, chat_id: str, reply: Reply) -> str | None:
         open_kfid, user = chat_id.split(":", 1)
-        parts = split_text(render(reply, self.language(chat_id)))
-        if len(parts) > KF_WINDOW_MESSAGES:
-            raise PermanentSendError(f"kf: reply needs {len(parts)} messages, more than kf allows at once")
+        messages, numbered = self.messages(reply, self.language(chat_id))
+        numbers = [b.payload for b in reply.buttons] if numbered else []
+        if len(messages) > KF_WINDOW_MESSAGES:
+            raise PermanentSendError(f"kf: reply needs {len(messages)} messages, more than kf allows at once")
         key = self._window_key(chat_id)
         state = kv.get(self.db, key) or {}
         welcome = state.pop("welcome", None)
         if time.time() >= state.get("since", 0) + KF_WINDOW_SECONDS:
-            if welcome and len(parts) == 1 and time.time() < welcome["until"]:
+            if welcome and len(messages) == 1 and time.time() < welcome["until"]:
                 kv.put(self.db, key, state)  # a welcome code is good for one message
-                result = self.api.call("post", "kf/send_msg_on_event", {
-                    "code": welcome["code"], "msgtype": "text", "text": {"content": parts[0]}})
-                self.remember_buttons(chat_id, reply)
+                result = self.api.call("post", "kf/send_msg_on_event", {"code": welcome["code"], **messages[0]})
+                self.remember_buttons(chat_id, numbers)
                 return result.get("msgid")
             raise DeferredSendError("kf: no customer message within 48 hours")
-        if state.get("sent", 0) + len(parts) > KF_WINDOW_MESSAGES:
+        if state.get("sent", 0) + len(messages) > KF_WINDOW_MESSAGES:
             raise DeferredSendError("kf: 5 messages already sent since the customer's last message")
         message_id = None
-        for part in parts:
+        for message in messages:
             try:
-                result = self.api.call("post", "kf/send_msg", {
-                    "touser": user, "open_kfid": open_kfid, "msgtype": "text", "text": {"content": part}})
+                result = self.api.call("post", "kf/send_msg", {"touser": user, "open_kfid": open_kfid, **message})
             except WeComError as exc:
                 if exc.errcode == 95001:
                     kv.put(self.db, key, {**state, "sent": KF_WINDOW_MESSAGES})
@@ -318,7 +337,7 @@ class WeComKfChannel(_WeComChannel):
             state["sent"] = state.get("sent", 0) + 1
             kv.put(self.db, key, state)
             message_id = result.get("msgid") or message_id
-        self.remember_buttons(chat_id, reply)
+        self.remember_buttons(chat_id, numbers)
         return message_id
 
     # -- handing the customer to a person -------------------------------------------------------
