@@ -124,11 +124,30 @@ def test_image_is_downloaded_and_stored_as_attachment(bot, fake):
         assert attachment.size == len(png) and attachment.original_name == "photo.png"
 
 
-def test_voice_is_answered_with_a_notice(bot, fake):
+def test_voice_and_other_types_are_answered_with_a_notice(bot, fake):
     bot.post(*callback(media_xml("zhangsan", "voice", "VOICE1", "8101")))
+    bot.post(*callback(media_xml("zhangsan", "video", "VIDEO1", "8102")))
+    bot.pump()
+    voice, video = (s["text"]["content"] for s in fake.calls_to("message/send"))
+    assert "语音" in voice and "这类消息" in video
+    assert count(bot, Message) == 0  # nothing for the engine to handle
+
+
+def test_an_oversized_image_is_refused_with_a_notice(make_bot, fake):
+    bot = make_bot(max_upload_bytes=1024)
+    fake.media["BIG"] = (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200_000, "big.png", "image/png")
+    bot.post(*callback(media_xml("zhangsan", "image", "BIG", "8201")))
+    bot.pump()
+    assert count(bot, Attachment) == 0
+    assert "超过" in fake.calls_to("message/send")[0]["text"]["content"]
+
+
+def test_an_expired_media_id_asks_for_the_file_again(bot, fake):
+    bot.post(*callback(media_xml("zhangsan", "image", "GONE", "8301")))
     bot.pump()
     (sent,) = fake.calls_to("message/send")
-    assert "语音" in sent["text"]["content"]
+    assert "重新发送" in sent["text"]["content"]
+    assert count(bot, InboxItem, InboxItem.status == "done") == 1
 
 
 def test_enter_agent_opens_the_menu_and_a_menu_click_is_a_button(bot, fake):

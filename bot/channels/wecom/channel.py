@@ -107,10 +107,20 @@ class _WeComChannel(Channel):
         return Incoming(self.name, chat_id, user_id, text=text, message_id=message_id)
 
     def file_incoming(self, chat_id: str, user_id: str, media_id: str, message_id: str | None,
-                      default_name: str) -> Incoming:
-        data, name, mime = self.api.download(media_id, self.settings.max_upload_bytes)
-        return Incoming(self.name, chat_id, user_id, message_id=message_id,
-                        files=[IncomingFile(data, name or default_name, mime)])
+                      default_name: str) -> list[Incoming]:
+        """The downloaded file for the engine. A download WeCom refuses for good (an expired
+        media_id, say) becomes a request to send it again; a passing failure is raised so the
+        inbox tries again."""
+        try:
+            data, name, mime = self.api.download(media_id, self.settings.max_upload_bytes)
+        except WeComError as exc:
+            if exc.retryable:
+                raise
+            log.warning("WeCom media download refused: %s", exc)
+            self.notice(chat_id, "wecom.media_failed")
+            return []
+        return [Incoming(self.name, chat_id, user_id, message_id=message_id,
+                         files=[IncomingFile(data, name or default_name, mime)])]
 
     def notice(self, chat_id: str, key: str) -> None:
         """Tell the customer something about the platform itself (a voice message, say)."""
@@ -173,7 +183,7 @@ class WeComAppChannel(_WeComChannel):
         if kind == "text":
             return [self.text_incoming(user, user, msg.get("Content", ""), msg_id)]
         if kind == "image":
-            return [self.file_incoming(user, user, msg["MediaId"], msg_id, f"image-{msg_id}.jpg")]
+            return self.file_incoming(user, user, msg["MediaId"], msg_id, f"image-{msg_id}.jpg")
         if kind == "event" and msg.get("Event") == "enter_agent":
             return [Incoming(self.name, user, user, text="/start")]
         if kind == "event" and msg.get("Event") == "click" and msg.get("EventKey"):
@@ -265,7 +275,7 @@ class WeComKfChannel(_WeComChannel):
             return [self.text_incoming(chat, user, text.get("content", ""), msg_id)]
         if kind in ("image", "file"):
             default = f"image-{msg_id}.jpg" if kind == "image" else f"file-{msg_id}"
-            return [self.file_incoming(chat, user, payload[kind]["media_id"], msg_id, default)]
+            return self.file_incoming(chat, user, payload[kind]["media_id"], msg_id, default)
         self.notice(chat, "wecom.voice_unsupported" if kind == "voice" else "wecom.type_unsupported")
         return []
 
