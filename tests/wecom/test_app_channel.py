@@ -184,3 +184,20 @@ def test_token_is_renewed_before_it_expires(bot, fake):
     bot.pump()
     assert fake.token_count == 2
     assert [params["access_token"] for path, params, _ in fake.calls if path == "message/send"] == ["token-1", "token-2"]
+
+
+def test_a_split_reply_failing_part_way_resumes_without_repeating(bot, fake):
+    bot.post(*callback(text_xml("zhangsan", "你好", "9201")))
+    bot.pump()
+    with bot.db.session() as s:
+        enqueue(s, s.scalars(select(Conversation)).one(), [Reply("很长的通知。" * 600)])
+    fake.busy_at["message/send"] = 4  # the third of the six pieces meets a busy WeCom
+    bot.pump()
+    with bot.db.session() as s:
+        item = s.scalars(select(OutboxItem).where(OutboxItem.status == "pending")).one()
+        item.next_attempt_at = item.created_at  # the backoff has passed
+    bot.pump()
+    pieces = [s["text"]["content"] for s in fake.calls_to("message/send")[1:]]
+    assert len(pieces) == 7  # six pieces, one of them tried twice
+    assert "".join(pieces[:2] + pieces[3:]) == "很长的通知。" * 600
+    assert count(bot, OutboxItem, OutboxItem.status == "sent") == 2

@@ -93,6 +93,8 @@ class FakeWeCom:
         self.token_count = 0
         self.valid_tokens: set[str] = set()
         self.always_expired = False
+        #: endpoint -> the n-th call to it (counting from 1) that answers -1 "system busy".
+        self.busy_at: dict[str, int] = {}
         self.down = False
         self.media: dict[str, tuple[bytes, str, str]] = {}
         self.kf_messages: list[dict[str, Any]] = []
@@ -194,6 +196,8 @@ class FakeWeCom:
             return {"errcode": 41001, "errmsg": "access_token missing"}
         if self.always_expired or token not in self.valid_tokens:
             return {"errcode": 42001, "errmsg": "access_token expired"}
+        if self.busy_at.get(endpoint) == len(self.calls_to(endpoint)):
+            return {"errcode": -1, "errmsg": "system busy"}
         handler = getattr(self, "_" + endpoint.replace("/", "_"), None)
         if handler is None:
             return {"errcode": 404, "errmsg": f"no such endpoint {endpoint}"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from abc import abstractmethod
@@ -122,6 +123,22 @@ class _WeComChannel(Channel):
         return [Incoming(self.name, chat_id, user_id, message_id=message_id,
                          files=[IncomingFile(data, name or default_name, mime)])]
 
+    def _progress_key(self, chat_id: str) -> str:
+        return f"wecom:progress:{self.name}:{chat_id}"
+
+    def pieces_done(self, chat_id: str, reply: Reply) -> tuple[str, int]:
+        """(digest of the reply, pieces of it already sent). A reply sent in several messages
+        that failed part-way is retried from the first piece not sent, so none is repeated."""
+        digest = hashlib.sha256(json.dumps(reply.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
+        progress = kv.get(self.db, self._progress_key(chat_id)) or {}
+        return digest, (progress.get("done", 0) if progress.get("reply") == digest else 0)
+
+    def piece_sent(self, chat_id: str, digest: str, done: int, total: int) -> None:
+        if done < total:
+            kv.put(self.db, self._progress_key(chat_id), {"reply": digest, "done": done})
+        elif total > 1:
+            kv.remove(self.db, self._progress_key(chat_id))
+
     def notice(self, chat_id: str, key: str) -> None:
         """Tell the customer something about the platform itself (a voice message, say)."""
         self.deliver(chat_id, Reply(t(key, self.language(chat_id))))
@@ -140,7 +157,11 @@ class _WeComChannel(Channel):
         except WeComError as exc:
             if exc.retryable:
                 raise TemporarySendError(str(exc)) from None
+            await asyncio.to_thread(kv.remove, self.db, self._progress_key(chat_id))
             raise PermanentSendError(str(exc)) from None
+        except PermanentSendError:
+            await asyncio.to_thread(kv.remove, self.db, self._progress_key(chat_id))
+            raise
 
 
 class WeComAppChannel(_WeComChannel):
@@ -154,12 +175,15 @@ class WeComAppChannel(_WeComChannel):
 
     def deliver(self, chat_id: str, reply: Reply) -> str | None:
         message_id = None
-        for part in split_text(render(reply, self.language(chat_id))):
+        parts = split_text(render(reply, self.language(chat_id)))
+        digest, done = self.pieces_done(chat_id, reply)
+        for number in range(done, len(parts)):
             result = self.api.call("post", "message/send", {
-                "touser": chat_id, "agentid": self.agent_id, "msgtype": "text", "text": {"content": part}})
+                "touser": chat_id, "agentid": self.agent_id, "msgtype": "text", "text": {"content": parts[number]}})
             if result.get("invaliduser"):
                 raise PermanentSendError("WeCom: the user is not in the app's visible range (invaliduser)")
             message_id = result.get("msgid") or message_id
+            self.piece_sent(chat_id, digest, number + 1, len(parts))
         self.remember_buttons(chat_id, [b.payload for b in reply.buttons])
         return message_id
 
@@ -323,6 +347,8 @@ class WeComKfChannel(_WeComChannel):
         numbers = [b.payload for b in reply.buttons] if numbered else []
         if len(messages) > KF_WINDOW_MESSAGES:
             raise PermanentSendError(f"kf: reply needs {len(messages)} messages, more than kf allows at once")
+        digest, done = self.pieces_done(chat_id, reply)
+        total, messages = len(messages), messages[done:]
         key = self._window_key(chat_id)
         state = kv.get(self.db, key) or {}
         welcome = state.pop("welcome", None)
@@ -336,7 +362,7 @@ class WeComKfChannel(_WeComChannel):
         if state.get("sent", 0) + len(messages) > KF_WINDOW_MESSAGES:
             raise DeferredSendError("kf: 5 messages already sent since the customer's last message")
         message_id = None
-        for message in messages:
+        for number, message in enumerate(messages, done + 1):
             try:
                 result = self.api.call("post", "kf/send_msg", {"touser": user, "open_kfid": open_kfid, **message})
             except WeComError as exc:
@@ -347,6 +373,7 @@ class WeComKfChannel(_WeComChannel):
             state["sent"] = state.get("sent", 0) + 1
             kv.put(self.db, key, state)
             message_id = result.get("msgid") or message_id
+            self.piece_sent(chat_id, digest, number, total)
         self.remember_buttons(chat_id, numbers)
         return message_id
 
