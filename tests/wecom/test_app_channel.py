@@ -2,14 +2,19 @@
 message/send on the fake WeCom API. Every test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from sqlalchemy import func, select
 
 from bot.messages import Reply
 from bot.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem
-from tests.wecom.wecom_sim import AGENT_ID, callback, event_xml, media_xml, text_xml, verification_query
+from tests.wecom.wecom_sim import (AES_KEY, AGENT_ID, KF_SECRET, SECRET, TOKEN, callback, event_xml, kf_event_xml,
+                                   media_xml, text_xml, verification_query)
 
 
 def count(bot, model, *where) -> int:  # noqa: ANN001
@@ -201,3 +206,32 @@ def test_a_split_reply_failing_part_way_resumes_without_repeating(bot, fake):
     assert len(pieces) == 7  # six pieces, one of them tried twice
     assert "".join(pieces[:2] + pieces[3:]) == "很长的通知。" * 600
     assert count(bot, OutboxItem, OutboxItem.status == "sent") == 2
+
+
+@pytest.fixture
+def quiet_urllib3() -> Iterator[None]:
+    """As ``bot.logs.setup_logging`` does: urllib3 would log request URLs, which carry the token."""
+    urllib3 = logging.getLogger("urllib3")
+    level = urllib3.level
+    urllib3.setLevel(logging.WARNING)
+    yield
+    urllib3.setLevel(level)
+
+
+def test_logs_hold_no_message_text_secret_or_token(bot, fake, caplog, quiet_urllib3):
+    caplog.set_level(logging.DEBUG)
+    bot.post(*callback(text_xml("zhangsan", "我的身份证号是110101199003071234", "9301")))
+    bot.post(*callback(text_xml("zhangsan", "我的身份证号是110101199003071234", "9301")))  # a repeat
+    bot.post(*callback(event_xml("zhangsan", "click", "menu:ask")))
+    bot.post(*callback(event_xml("zhangsan", "click", "menu:ask")))  # a repeat, logged by key
+    bot.post(*callback(kf_event_xml("kf-sync-token-secret", "wkKF1")))
+    bot.post(*callback(kf_event_xml("kf-sync-token-secret", "wkKF1")))
+    forged, body = callback(text_xml("zhangsan", "伪造", "9302"), token="wrong")
+    bot.post(forged, body)
+    fake.expire_tokens()
+    bot.pump()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "duplicate delivery dropped" in text and "bad signature" in text  # the log does speak
+    for secret in ("110101199003071234", SECRET, KF_SECRET, TOKEN, AES_KEY, "token-1", "token-2",
+                   "kf-sync-token-secret", "zhangsan"):
+        assert secret not in text
