@@ -17,7 +17,7 @@ __all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel"
 
 
 def wecom_configured(settings: Settings) -> bool:
-    """WeCom is on when a mode is chosen and the callback credentials are given."""
+    """WeCom is on when a mode is chosen and BOT_WECOM_CORP_ID is given; the rest is then required."""
     return settings.wecom_mode != "off" and bool(settings.wecom_corp_id)
 
 
