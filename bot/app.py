@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.attachments import AttachmentStore
 from bot.channels.base import Channel
+from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
@@ -44,6 +45,8 @@ def build_channels(settings: Settings, services: Services) -> dict[str, Channel]
         from bot.channels.telegram import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings, services)
+    if wecom_configured(settings):
+        channels.update(build_wecom_channels(settings, services))
     return channels
 
 

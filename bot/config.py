@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = Field(None, description="Callback token.")
     wecom_aes_key: SecretStr | None = Field(None, description="Callback EncodingAESKey (43 characters).")
     wecom_base_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom API base URL.")
+    wecom_mode: Literal["app", "kf", "both", "off"] = Field(
+        "app", description="Which WeCom channel to run: the self-built app, customer service (微信客服, kf), both, or none.")
+    wecom_kf_secret: SecretStr | None = Field(
+        None, description="Secret of the 微信客服 app for the kf API; default: BOT_WECOM_SECRET (an app granted the kf API).")
+    wecom_kf_open_kfid: str | None = Field(None, description="Answer only this kf account (open_kfid); default: every account.")
 
     # Staff console
     console_max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row before an account is locked.")
