@@ -32,7 +32,13 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    return {}
+    from bot import complaints
+    from handlers import feedback
+
+    return {
+        complaints.JOB_DEADLINE: complaints.run_deadline,
+        feedback.JOB_REMINDER: feedback.run_reminder,
+    }
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:

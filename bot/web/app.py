@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from bot.app import Runtime
-from bot.web import webchat
+from bot.web import api_feedback, webchat
 from bot.web.limits import BodySizeLimit, RateLimiter
 
 WEB_DIR = Path(__file__).parent
@@ -63,6 +63,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(webchat.router)
+    app.include_router(api_feedback.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:
