@@ -274,7 +274,7 @@ def stats(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
         if row.service:
             groups["service"][row.service].append(row.score)
     names = dict(session.execute(select(StaffUser.id, StaffUser.display_name)
-                                 .where(StaffUser.id.in_(list(groups["agent"]))))) if groups["agent"] else {}
+                                 .where(StaffUser.id.in_(list(groups["agent"])))).all()) if groups["agent"] else {}
 
     def summary(scores: list[int]) -> dict[str, Any]:
         return {"count": len(scores), "average": _average(sum(scores), len(scores))}
