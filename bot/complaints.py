@@ -26,7 +26,7 @@ from bot import jobs
 from bot.config import Settings
 from bot.i18n import t
 from bot.messages import Button, Reply
-from bot.outbox import enqueue
+from bot.notify import notify_customer
 from bot.services import Services
 from storage.models import Complaint, ComplaintEvent, Conversation, Customer, Job, StaffUser, utcnow
 
@@ -169,6 +169,8 @@ def create(
         updated_at=now,
     )
     session.add(complaint)
+    if contact_preference == "email" and contact_value and not conversation.customer.email:
+        conversation.customer.email = contact_value  # so the email notifier reaches them too
     session.flush()
     session.add(ComplaintEvent(complaint_id=complaint.id, action="received", from_status=None, to_status="received",
                                actor="customer", created_at=now))
@@ -263,7 +265,7 @@ def transition(
         complaint.overdue = False
         _set_deadline(session, services.settings, complaint, now)
     if actor.kind != "customer":
-        _notify_customer(session, complaint, action)
+        _notify_customer(session, services, complaint, action)
     log.info("complaint %s: %s by %s -> %s", complaint.ticket, action, actor.kind, target)
     return event
 
@@ -303,11 +305,15 @@ def _conversation_replies(complaint: Complaint, action: str) -> list[Reply]:
     return [Reply(t(f"complaint.notify.{action}", lang, ticket=ticket))]
 
 
-def _notify_customer(session: Session, complaint: Complaint, action: str) -> None:
-    """Tell the customer in the chat the complaint came from (the outbox sends it after commit)."""
-    conversation = session.get(Conversation, complaint.conversation_id)
-    if conversation is not None:
-        enqueue(session, conversation, _conversation_replies(complaint, action))
+def _notify_customer(session: Session, services: Services, complaint: Complaint, action: str) -> None:
+    """Tell the customer in their chat, and by email where they gave an address (queued in
+    this transaction; the outbox and the job runner send after the commit)."""
+    customer = session.get(Customer, complaint.customer_id)
+    if customer is None:
+        return
+    subject = t("complaint.notify.subject", complaint.language, ticket=complaint.ticket)
+    for reply in _conversation_replies(complaint, action):
+        notify_customer(session, services, customer, subject, reply)
 
 
 # -- deadlines -----------------------------------------------------------------------------------

@@ -153,3 +153,23 @@ def test_complaint_figures(runtime, say, staff):
     assert figures["resolved"] == 1 and figures["average_hours_to_resolve"] is not None
     assert figures["responsible_staff"] == [{"staff_id": staff["agent1"], "name": "Agent One", "complaints": 1}]
     assert empty["received"] == 0 and empty["average_hours_to_resolve"] is None
+
+
+def test_a_customer_who_chose_email_is_also_told_by_email(runtime, say, staff):
+    from bot.notify import EMAIL_JOB
+
+    runtime.services.settings.smtp_host = "smtp.example.org"
+    send = say("frank")
+    send(button="complaint:start")
+    send(button="complaint:cat:other")
+    send("Nobody answered my letter for a month.")
+    send(button="complaint:files_done")
+    send(button="complaint:app:none")
+    send(button="complaint:contact:email")
+    send("frank@example.org")
+    ticket = complaints.normalize_ticket(texts(send(button="complaint:submit")))
+    act(runtime, ticket, "assign", staff_id=staff["agent1"])
+    with runtime.services.db.session() as s:
+        (mail,) = s.scalars(select(Job).where(Job.kind == EMAIL_JOB))
+        assert mail.payload["to"] == "frank@example.org" and ticket in mail.payload["subject"]
+        assert ticket in mail.payload["body"]
