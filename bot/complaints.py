@@ -233,15 +233,17 @@ def transition(
         complaint.assigned_to = staff.id
         target = "assigned" if complaint.status == "received" else complaint.status
     if action == "resolve":
+        # Check everything before changing anything: a refused request leaves no trace.
         resolution = (fields.get("resolution") or "").strip()
         if not resolution:
             raise ComplaintInputError("'resolve' needs the resolution that is sent to the customer")
-        complaint.resolution = resolution
+        responsible = None
+        if fields.get("responsible_staff_id") is not None:
+            responsible = _active_staff(session, fields["responsible_staff_id"], "responsible_staff_id",
+                                        must_be_active=False).id
+        complaint.resolution, complaint.responsible_staff_id = resolution, responsible
         complaint.finding = (fields.get("finding") or "").strip() or None
         complaint.measure = (fields.get("measure") or "").strip() or None
-        if fields.get("responsible_staff_id") is not None:
-            complaint.responsible_staff_id = _active_staff(
-                session, fields["responsible_staff_id"], "responsible_staff_id", must_be_active=False).id
         complaint.resolved_at = utcnow()
     if action == "close":
         complaint.closed_at = utcnow()
@@ -253,11 +255,17 @@ def transition(
         if actor.kind == "customer":
             complaint.satisfied = False
 
+    details: dict[str, Any] = {}
+    if action == "assign":
+        details = {"staff_id": complaint.assigned_to}
+    elif action == "resolve":
+        details = {"resolution": complaint.resolution, "finding": complaint.finding,
+                   "responsible_staff_id": complaint.responsible_staff_id, "measure": complaint.measure}
     assert target is not None
     now = utcnow()
     event = ComplaintEvent(complaint_id=complaint.id, action=action, from_status=complaint.status, to_status=target,
                            actor=actor.kind, staff_id=actor.staff_id, comment=(comment or "").strip() or None,
-                           created_at=now)
+                           details=details, created_at=now)
     session.add(event)
     stage_changed = target != complaint.status
     complaint.status, complaint.updated_at = target, now

@@ -69,7 +69,7 @@ def complaint_json(complaint: Complaint, with_events: bool = False) -> dict[str,
 
 def event_json(event: ComplaintEvent) -> dict[str, Any]:
     return {"action": event.action, "from_status": event.from_status, "to_status": event.to_status,
-            "actor": event.actor, "staff_id": event.staff_id, "comment": event.comment,
+            "actor": event.actor, "staff_id": event.staff_id, "comment": event.comment, "details": event.details,
             "created_at": _when(event.created_at)}
 
 

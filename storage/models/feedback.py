@@ -107,6 +107,8 @@ class ComplaintEvent(Base):
     actor: Mapped[str] = mapped_column(String(16))  # customer | staff | system
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     comment: Mapped[str | None] = mapped_column(Text)
+    #: What the step set: the assignee, or the resolution, finding, responsible staff and measure.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="events")

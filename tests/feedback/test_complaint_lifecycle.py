@@ -77,7 +77,11 @@ def test_whole_lifecycle_with_notifications_and_a_reopen(runtime, say, staff):
     complaint = load(runtime, ticket)
     assert complaint.status == "closed" and complaint.satisfied is True and complaint.closed_at is not None
     assert complaint.due_at is None
-    assert (complaint.finding, complaint.responsible_staff_id) == (None, staff["agent1"])  # second finding empty
+    # Each resolution states its own finding; the first one stays in the history.
+    assert (complaint.finding, complaint.responsible_staff_id) == (None, None)
+    assert complaint.events[3].details == {"resolution": "已对窗口人员批评教育，并向您致歉。",
+                                           "finding": "窗口人员未按规范答复",
+                                           "responsible_staff_id": staff["agent1"], "measure": "批评教育并重新培训"}
     assert [(e.action, e.to_status) for e in complaint.events] == [
         ("received", "received"), ("assign", "assigned"), ("start", "investigating"), ("resolve", "resolved"),
         ("follow_up", "follow_up"), ("reopen", "investigating"), ("resolve", "resolved"),

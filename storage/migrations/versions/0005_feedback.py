@@ -2,7 +2,7 @@
 
 Revision ID: 0005_feedback
 Revises: 0001_core
-Create Date: 2026-11-26 21:21:02.304901
+Create Date: 2026-11-26 21:32:16.174995
 """
 from collections.abc import Sequence
 
@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=16), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', storage.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_complaint_events_complaint_id_complaints')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_complaint_events_staff_id_staff_users')),
