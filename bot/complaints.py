@@ -267,11 +267,11 @@ def transition(
                            actor=actor.kind, staff_id=actor.staff_id, comment=(comment or "").strip() or None,
                            details=details, created_at=now)
     session.add(event)
-    stage_changed = target != complaint.status
+    previous = complaint.status
     complaint.status, complaint.updated_at = target, now
-    if stage_changed:
+    if target != previous:
         complaint.overdue = False
-        _set_deadline(session, services.settings, complaint, now)
+        _set_deadline(session, services.settings, complaint, now, previous)
     if actor.kind != "customer":
         _notify_customer(session, services, complaint, action)
     log.info("complaint %s: %s by %s -> %s", complaint.ticket, action, actor.kind, target)
@@ -287,17 +287,24 @@ def _active_staff(session: Session, staff_id: object, field_name: str, must_be_a
     return staff
 
 
-def _set_deadline(session: Session, settings: Settings, complaint: Complaint, now: datetime) -> None:
+def deadline_key(complaint: Complaint, status: str) -> str:
+    """One job per complaint and stage. Per stage, because the job that ends the resolved stage
+    starts the follow-up's deadline while it runs: one shared job row would be marked done."""
+    return f"complaint:deadline:{complaint.id}:{status}"
+
+
+def _set_deadline(session: Session, settings: Settings, complaint: Complaint, now: datetime,
+                  previous: str | None = None) -> None:
     """Give the current stage its deadline and a job that checks it; a closed complaint has none."""
-    key = f"complaint:deadline:{complaint.id}"
+    if previous is not None:
+        jobs.cancel(session, deadline_key(complaint, previous))
     hours = stage_hours(settings, complaint.status)
     if hours is None:
         complaint.due_at = None
-        jobs.cancel(session, key)
         return
     complaint.due_at = now + timedelta(hours=hours)
     jobs.schedule(session, JOB_DEADLINE, complaint.due_at, {"complaint_id": complaint.id, "status": complaint.status},
-                  dedupe_key=key)
+                  dedupe_key=deadline_key(complaint, complaint.status))
 
 
 def _conversation_replies(complaint: Complaint, action: str) -> list[Reply]:

@@ -11,14 +11,18 @@ from bot.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from storage.models import Complaint, ComplaintEvent
 
-_START = re.compile(
-    r"^(?:我(?:要|想|想要)?|要)?(?:投诉|举报|申诉)|^投诉建议$|"
-    r"\b(?:i\s+(?:want|would\s+like|wish|need)\s+to\s+)?(?:complain|make\s+a\s+complaint|file\s+a\s+complaint)\b|"
+#: "I want to complain" said outright: starts a complaint whatever follows.
+_WANT = re.compile(
+    r"(?:我(?:要|想|想要)|要)(?:投诉|举报)|"
+    r"\bi\s+(?:want|would\s+like|wish|need)\s+to\s+(?:complain|make\s+a\s+complaint|file\s+a\s+complaint)\b|"
     r"\bi\s+have\s+a\s+complaint\b",
     re.IGNORECASE,
 )
-#: Questions about complaints that the FAQ answers better than a new complaint.
-_NOT_START = re.compile(r"电话|热线|邮箱|地址|hotline|phone|e-?mail|address", re.IGNORECASE)
+#: The bare word, as a command.
+_BARE = re.compile(r"^(?:投诉|投诉建议|举报|complain|complaint|file\s+a\s+complaint|make\s+a\s+complaint)[!！。.]?$",
+                   re.IGNORECASE)
+#: Questions about complaining ("投诉电话是多少", "how do I complain?") are the FAQ's to answer.
+_ABOUT = re.compile(r"电话|热线|邮箱|地址|hotline|phone|e-?mail|address", re.IGNORECASE)
 _LIST = re.compile(
     r"^(?:查询?|查看)?我的投诉|投诉(?:进度|状态|查询|结果)|查询?投诉|"
     r"\bmy\s+complaints?\b|\bcomplaint\s+(?:status|progress)\b",
@@ -59,7 +63,7 @@ class ComplaintHandler(Handler):
             return self._status(ctx, ticket)
         if _LIST.search(text):
             return self._list(ctx)
-        if _START.search(text) and not _NOT_START.search(text):
+        if (_WANT.search(text) or _BARE.match(text.strip())) and not _ABOUT.search(text):
             return self._start(ctx)
         return None
 

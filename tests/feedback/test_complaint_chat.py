@@ -101,8 +101,11 @@ def test_a_customer_cannot_see_or_answer_another_customers_complaint(runtime, sa
 
 def test_questions_about_complaints_are_left_to_the_faq(runtime, say):
     send = say("dave")
-    assert "complaint:cat:delay" not in payloads(send("投诉电话是多少"))
-    assert "complaint:cat:delay" in payloads(send("投诉"))
+    for question in ("投诉电话是多少", "投诉流程是什么？", "how do I complain?", "我要投诉，热线是多少"):
+        assert "complaint:cat:delay" not in payloads(send(question)), question
+    for wish in ("投诉", "我要投诉窗口的工作人员", "I would like to make a complaint", "complain!"):
+        assert "complaint:cat:delay" in payloads(send(wish)), wish
+        send("取消")
 
 
 def test_own_applications_are_offered_when_the_applications_table_exists(runtime, say):

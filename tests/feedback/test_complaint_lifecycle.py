@@ -34,7 +34,8 @@ def pass_deadline(runtime, ticket: str) -> None:
     with runtime.services.db.session() as s:
         complaint = complaints.get_by_ticket(s, ticket)
         complaint.due_at = past
-        s.execute(update(Job).where(Job.dedupe_key == f"complaint:deadline:{complaint.id}").values(run_at=past))
+        s.execute(update(Job).where(Job.dedupe_key == complaints.deadline_key(complaint, complaint.status))
+                  .values(run_at=past))
 
 
 def test_whole_lifecycle_with_notifications_and_a_reopen(runtime, say, staff):
@@ -90,8 +91,11 @@ def test_whole_lifecycle_with_notifications_and_a_reopen(runtime, say, staff):
     assert complaint.events[1].staff_id == agent and complaint.events[2].comment == "called the branch"
     assert complaint.events[4].actor == "system"
     with runtime.services.db.session() as s:
-        job = s.scalars(select(Job).where(Job.dedupe_key == f"complaint:deadline:{complaint.id}")).one()
-        assert job.status == "cancelled"
+        states = dict(s.execute(select(Job.dedupe_key, Job.status).where(Job.kind == complaints.JOB_DEADLINE)).all())
+    stage = lambda status: complaints.deadline_key(complaint, status)  # noqa: E731
+    assert states == {stage("received"): "cancelled", stage("assigned"): "cancelled",
+                      stage("investigating"): "cancelled", stage("resolved"): "cancelled",
+                      stage("follow_up"): "cancelled"}
     assert runtime.jobs.run_due() == 0
 
 
@@ -177,3 +181,17 @@ def test_a_customer_who_chose_email_is_also_told_by_email(runtime, say, staff):
         (mail,) = s.scalars(select(Job).where(Job.kind == EMAIL_JOB))
         assert mail.payload["to"] == "frank@example.org" and ticket in mail.payload["subject"]
         assert ticket in mail.payload["body"]
+
+
+def test_an_unanswered_follow_up_is_escalated_after_the_automatic_visit(runtime, say, staff):
+    ticket = file_complaint(say("alice"))
+    act(runtime, ticket, "assign", staff_id=staff["agent1"])
+    act(runtime, ticket, "start")
+    act(runtime, ticket, "resolve", resolution="done")
+    pass_deadline(runtime, ticket)
+    assert runtime.jobs.run_due() == 1 and load(runtime, ticket).status == "follow_up"
+    assert runtime.jobs.run_due() == 0
+    pass_deadline(runtime, ticket)  # the customer never answered the follow-up
+    assert runtime.jobs.run_due() == 1
+    complaint = load(runtime, ticket)
+    assert complaint.status == "follow_up" and complaint.overdue and complaint.escalated_to == staff["boss"]
