@@ -120,6 +120,10 @@ class ComplaintHandler(Handler):
                               self._files_prompt(ctx).buttons)]
             if text.strip().lower() in _DONE:
                 return self._ask_application(ctx, data)
+            if text:  # more words about what happened: keep them with the description
+                data["description"] = f"{data.get('description', '')}\n{text}".strip()
+                ctx.set_state(ctx.state, data)
+                return [Reply(ctx.t("complaint.files.text_added"), self._files_prompt(ctx).buttons)]
             return [self._files_prompt(ctx)]
         if step == "application":
             if not text:

@@ -30,6 +30,7 @@ def test_complaint_filed_step_by_step_with_files_reference_and_phone(runtime, sa
     assert "请描述" in texts(send(button="complaint:cat:delay"))
     assert "多写几句" in texts(send("太慢"))
     assert "完成" in texts(send("我的申请已经超过办理时限两周了还没有结果"))
+    assert "已补充" in texts(send("窗口说系统故障"))
     assert "1 个文件" in texts(send(png=True))
     reply = send(button="complaint:files_done")
     assert "complaint:app:none" in payloads(reply) and "业务编号" in texts(reply)
@@ -47,6 +48,7 @@ def test_complaint_filed_step_by_step_with_files_reference_and_phone(runtime, sa
         complaint = s.scalars(select(Complaint)).one()
         assert (complaint.ticket, complaint.status, complaint.category) == (ticket, "received", "delay")
         assert complaint.application_ref == "AP-2026-0042" and complaint.application_id is None
+        assert complaint.description == "我的申请已经超过办理时限两周了还没有结果\n窗口说系统故障"
         assert (complaint.contact_preference, complaint.contact_value) == ("phone", "13800138000")
         assert len(complaint.attachment_ids) == 1
         assert [e.action for e in complaint.events] == ["received"]
@@ -95,6 +97,8 @@ def test_a_customer_cannot_see_or_answer_another_customers_complaint(runtime, sa
     assert ticket not in texts(mallory("我的投诉"))
     own = alice(ticket)
     assert ticket in texts(own) and "已受理" in texts(own)
+    assert "已受理" in texts(alice(f"/start {ticket}"))  # a deep link to the ticket
+    assert "没有找到" in texts(mallory(f"/start {ticket}"))
     with runtime.services.db.session() as s:
         assert [e.action for e in s.scalars(select(ComplaintEvent))] == ["received"]
 
