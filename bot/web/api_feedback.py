@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import complaints
 from bot.auth import Principal, get_session, require_role
 from handlers import feedback
-from storage.models import Complaint, ComplaintEvent, utcnow
+from storage.models import Complaint, ComplaintEvent, Rating, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])
 
@@ -191,6 +191,46 @@ def move(ticket: str, body: TransitionBody, request: Request, session: Session =
 
 
 # -- ratings -------------------------------------------------------------------------------------
+
+def rating_json(rating: Rating) -> dict[str, Any]:
+    return {
+        "id": rating.id, "kind": rating.kind, "subject_type": rating.subject_type, "subject_id": rating.subject_id,
+        "status": rating.status, "score": rating.score, "helpful": rating.helpful, "comment": rating.comment,
+        "conversation_id": rating.conversation_id, "customer_id": rating.customer_id, "entry_id": rating.entry_id,
+        "question_log_id": rating.question_log_id, "application_id": rating.application_id,
+        "service": rating.service, "staff_id": rating.staff_id, "asked_at": _when(rating.asked_at),
+        "reminded_at": _when(rating.reminded_at), "rated_at": _when(rating.rated_at),
+    }
+
+
+@router.get("/ratings")
+def list_ratings(
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(SUPERVISORS),
+    kind: Literal["helpful", "score"] | None = None,
+    subject_type: Literal["faq", "handoff", "application", "service"] | None = None,
+    staff_id: int | None = None,
+    entry_id: str | None = None,
+    service: str | None = None,
+    with_comment: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Single ratings, newest first (answered ones; ``with_comment`` for those with a comment)."""
+    start, end = _period(since, until)
+    query = select(Rating).where(Rating.status == "rated", Rating.rated_at >= start, Rating.rated_at < end)
+    for column_, value in ((Rating.kind, kind), (Rating.subject_type, subject_type), (Rating.staff_id, staff_id),
+                           (Rating.entry_id, entry_id), (Rating.service, service)):
+        if value is not None:
+            query = query.where(column_ == value)
+    if with_comment:
+        query = query.where(Rating.comment.is_not(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Rating.rated_at.desc(), Rating.id.desc()).limit(limit).offset(offset))
+    return {"total": total, "items": [rating_json(r) for r in rows]}
+
 
 @router.get("/ratings/stats")
 def rating_stats(

@@ -78,6 +78,10 @@ def test_console_roles(runtime, say, staff, console):
     assert editor.get("/console/complaints").status_code == 403
     assert "没帮助" in editor.get("/console/ratings").text
     assert "服务评分" not in editor.get("/console/ratings").text  # figures are for supervisors
+    say("carol")(button="feedback:general:1")
+    say("carol")("等了一个小时<script>")
+    assert "等了一个小时" not in editor.get("/console/ratings").text  # comments are for supervisors
     boss = console("boss")
     page = boss.get("/console/ratings")
     assert page.status_code == 200 and "服务评分" in page.text and "/console/complaints" in page.text
+    assert "等了一个小时&lt;script&gt;" in page.text

@@ -168,3 +168,11 @@ def test_rating_endpoints(runtime, say, staff):
     assert client.get("/api/v1/ratings/stats", headers={"Authorization": f"Bearer {agent}"}).status_code == 403
     figures = client.get("/api/v1/ratings/stats", headers={"Authorization": f"Bearer {boss}"}).json()
     assert figures["faq"]["not_helpful"] == 3
+    say("u4")(button="feedback:general:2")
+    say("u4")("排队太久了")
+    boss_headers = {"Authorization": f"Bearer {boss}"}
+    assert client.get("/api/v1/ratings", headers=boss_headers).json()["total"] == 4
+    commented = client.get("/api/v1/ratings", headers=boss_headers, params={"with_comment": "true"}).json()
+    assert [(r["score"], r["comment"], r["subject_type"]) for r in commented["items"]] == [(2, "排队太久了", "service")]
+    votes = client.get("/api/v1/ratings", headers=boss_headers, params={"kind": "helpful", "entry_id": "bad-entry"})
+    assert votes.json()["total"] == 3 and votes.json()["items"][0]["helpful"] is False

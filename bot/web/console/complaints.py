@@ -16,7 +16,7 @@ from bot.auth import get_session, has_role
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from handlers import feedback
-from storage.models import Complaint, StaffUser, utcnow
+from storage.models import Complaint, Rating, StaffUser, utcnow
 
 router = APIRouter(prefix="/console")
 
@@ -108,4 +108,8 @@ def ratings_page(request: Request, days: int = 30, user: StaffUser = Depends(req
         "figures": feedback.stats(session, since, until) if has_role(user.role, "supervisor") else None,
         "complaint_figures": complaints.stats(session, since, until) if has_role(user.role, "supervisor") else None,
         "unhelpful": feedback.unhelpful_entries(session, threshold, since), "threshold": threshold,
+        "comments": list(session.scalars(
+            select(Rating).where(Rating.comment.is_not(None), Rating.rated_at >= since)
+            .order_by(Rating.rated_at.desc()).limit(50))) if has_role(user.role, "supervisor") else [],
+        "staff": _staff_names(session),
     })
