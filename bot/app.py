@@ -45,7 +45,12 @@ def job_functions() -> dict[str, JobFunction]:
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The platform channels switched on by the settings (web chat and terminal need no sender)."""
-    return {}
+    channels: dict[str, Channel] = {}
+    if settings.telegram_mode != "off" and settings.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings, services)
+    return channels
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Runtime:
         runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
         runtime.jobs = JobRunner(services, job_functions(), settings.jobs_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
+        services.wake_inbox = runtime.inbox.wake
         return runtime
 
     async def start(self) -> None:
