@@ -33,9 +33,15 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
+    from bot import complaints
     from bot.notify import EMAIL_JOB, send_email_job
+    from handlers import feedback
 
-    return {EMAIL_JOB: send_email_job}
+    return {
+        EMAIL_JOB: send_email_job,
+        complaints.JOB_DEADLINE: complaints.run_deadline,
+        feedback.JOB_REMINDER: feedback.run_reminder,
+    }
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:

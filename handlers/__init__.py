@@ -6,10 +6,12 @@ from handlers.base import Context, Handler
 
 def all_handlers() -> list[Handler]:
     """Every installed handler. A feature adds its handler here."""
+    from handlers.complaint import ComplaintHandler
+    from handlers.feedback import FeedbackHandler
     from handlers.language import LanguageHandler
     from handlers.menu import EmptyMessageHandler, MenuHandler
 
-    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler()]
+    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), ComplaintHandler(), FeedbackHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]
