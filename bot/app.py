@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.attachments import AttachmentStore
 from bot.channels.base import Channel
+from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
@@ -32,10 +33,16 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    from bot import handoff
+    from bot import complaints, handoff
     from bot.notify import EMAIL_JOB, send_email_job
+    from handlers import feedback
 
-    return {EMAIL_JOB: send_email_job, handoff.IDLE_JOB: handoff.run_idle}
+    return {
+        EMAIL_JOB: send_email_job,
+        complaints.JOB_DEADLINE: complaints.run_deadline,
+        feedback.JOB_REMINDER: feedback.run_reminder,
+        handoff.IDLE_JOB: handoff.run_idle,
+    }
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
@@ -45,6 +52,8 @@ def build_channels(settings: Settings, services: Services) -> dict[str, Channel]
         from bot.channels.telegram import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings, services)
+    if wecom_configured(settings):
+        channels.update(build_wecom_channels(settings, services))
     return channels
 
 

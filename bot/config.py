@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox sender looks for work.")
     jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the job runner looks for due jobs.")
 
+    # Ratings and complaints
+    rating_reminder_hours: float = Field(24.0, gt=0, description="Hours before the one reminder of an unanswered rating request.")
+    faq_unhelpful_min_votes: int = Field(3, ge=1, description="\"Not helpful\" votes that put an FAQ entry on the content managers' list.")
+    complaint_received_hours: float = Field(24.0, gt=0, description="Promised response time: a new complaint must be assigned within it.")
+    complaint_assigned_hours: float = Field(24.0, gt=0, description="Hours from assignment to the start of the investigation.")
+    complaint_investigating_hours: float = Field(120.0, gt=0, description="Hours an investigation may take until the resolution.")
+    complaint_resolved_hours: float = Field(24.0, gt=0, description="Hours after the resolution until the follow-up visit (回访) asks the customer.")
+    complaint_follow_up_hours: float = Field(72.0, gt=0, description="Hours the follow-up may stay open before it is overdue.")
+
     # Telegram
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     telegram_mode: Literal["polling", "webhook", "off"] = Field("off", description="How updates arrive.")
@@ -65,6 +74,11 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = Field(None, description="Callback token.")
     wecom_aes_key: SecretStr | None = Field(None, description="Callback EncodingAESKey (43 characters).")
     wecom_base_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom API base URL.")
+    wecom_mode: Literal["app", "kf", "both", "off"] = Field(
+        "app", description="Which WeCom channel to run: the self-built app, customer service (微信客服, kf), both, or none.")
+    wecom_kf_secret: SecretStr | None = Field(
+        None, description="Secret of the 微信客服 app for the kf API; default: BOT_WECOM_SECRET (an app granted the kf API).")
+    wecom_kf_open_kfid: str | None = Field(None, description="Answer only this kf account (open_kfid); default: every account.")
 
     # Staff console
     console_max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row before an account is locked.")

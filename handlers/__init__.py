@@ -6,11 +6,14 @@ from handlers.base import Context, Handler
 
 def all_handlers() -> list[Handler]:
     """Every installed handler. A feature adds its handler here."""
+    from handlers.complaint import ComplaintHandler
+    from handlers.feedback import FeedbackHandler
     from handlers.handoff import HandoffHandler
     from handlers.language import LanguageHandler
     from handlers.menu import EmptyMessageHandler, MenuHandler
 
-    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), HandoffHandler()]
+    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), ComplaintHandler(), FeedbackHandler(),
+            HandoffHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]

@@ -1,10 +1,12 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
+from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 
 __all__ = [
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
     "KeyValue", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+    "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
 ]

@@ -17,6 +17,8 @@ NAV: list[NavItem] = [
     NavItem("/console/knowledge", "console.nav.knowledge", ("agent", "content_manager")),
     NavItem("/console/dashboard", "console.nav.dashboard", ("supervisor",)),
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+    NavItem("/console/complaints", "complaint.console.nav", ("agent", "supervisor")),
+    NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
     NavItem("/console/staff", "console.nav.staff", ("admin",)),
     NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]
