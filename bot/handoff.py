@@ -28,6 +28,7 @@ from bot.i18n import t
 from bot.messages import Button, Reply
 from bot.outbox import enqueue
 from handlers.base import menu_buttons
+from handlers.feedback import request_rating
 from storage.models import (
     CannedReply, Conversation, HandoffEvent, HandoffNote, HandoffSession, Job, Message, StaffUser, utcnow,
 )
@@ -78,7 +79,7 @@ def open_handoff(session: Session, conversation_id: int) -> HandoffSession | Non
 
 
 def last_closed(session: Session, conversation_id: int) -> HandoffSession | None:
-    """The most recent finished handoff of a conversation (the feedback feature rates its agent)."""
+    """The most recent finished handoff of a conversation."""
     return session.scalars(
         select(HandoffSession).where(HandoffSession.conversation_id == conversation_id,
                                      HandoffSession.status == "closed")
@@ -387,15 +388,11 @@ def _finish(session: Session, services: "Services", handoff: HandoffSession, con
     lang = _lang(conversation, services)
     _tell(session, services, conversation, f"handoff.{kind}_bye", menu_buttons(lang))
     if handoff.first_response_at is not None:  # only a customer whom a person answered rates the help
-        enqueue(session, conversation, ask_for_rating(handoff, lang))
+        enqueue(session, conversation, request_rating(session, conversation, "handoff", handoff.id,
+                                                      handoff.first_responder_id or handoff.agent_id,
+                                                      settings=services.settings))
     log.info("conversation=%s handoff=%s %s by staff=%s", conversation.id, handoff.id, kind,
              agent.id if agent else None)
-
-
-def ask_for_rating(handoff: HandoffSession, lang: str) -> list[Reply]:
-    """The rating question after a handoff ends. The feedback feature owns ``feedback:*``
-    payloads and finds the agent to rate with ``last_closed``; adapt here if it wants more."""
-    return [Reply(t("handoff.rate_prompt", lang), [Button(t("menu.button.rate", lang), "feedback:rate")])]
 
 
 def add_note(session: Session, conversation_id: int, staff: StaffUser, text: str) -> HandoffNote:

@@ -79,7 +79,7 @@ def test_agent_takes_replies_and_hands_back(browser, site, shots):
 
     boss = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     login(boss, base, "sue", "/console/dashboard")
-    expect(boss.locator("#fig-handoffs")).to_have_text("1")
+    expect(boss.locator("#fig-handoff-handoffs")).to_have_text("1")
     boss.screenshot(path=str(shots / "console-dashboard.png"), full_page=True)
 
     boss.goto(base + "/console/knowledge/try?q=补办社保卡")

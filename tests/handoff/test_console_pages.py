@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.web.app import create_app
 from handoff_helpers import console_login, csrf_of, make_runtime, say, staff
-from storage.models import Conversation, HandoffSession, StaffUser
+from storage.models import Conversation, HandoffSession, Rating, StaffUser
 
 
 @pytest.fixture
@@ -306,3 +306,37 @@ def test_agent_opens_the_customers_file(app_rt):
     other = file["url"].replace(f"/conversations/{item['conversation_id']}/", "/conversations/999/")
     assert agent.get(other).status_code == 404
     assert client_for(app_rt).get(file["url"], follow_redirects=False).status_code == 303
+
+
+def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints(app_rt):
+    from bot import complaints, handoff
+
+    alice = staff(app_rt, "alice")
+    staff(app_rt, "sue", role="supervisor")
+    say(app_rt, "营业时间")
+    say(app_rt, "人工")
+    with app_rt.services.db.session() as s:
+        conv = s.scalars(select(Conversation)).one()
+        ticket = complaints.create(s, app_rt.services.settings, conv, category="delay",
+                                   description="等了两个小时").ticket
+        h = s.scalars(select(HandoffSession)).one()
+        agent = s.get(StaffUser, alice.id)
+        handoff.claim(s, app_rt.services, h.id, agent)
+        handoff.reply(s, app_rt.services, h.id, agent, "抱歉久等")
+        handoff.close(s, app_rt.services, h.id, agent)
+    with app_rt.services.db.session() as s:
+        rating_id = s.scalars(select(Rating.id)).one()
+    say(app_rt, button=f"feedback:score:{rating_id}:5")
+
+    boss = client_for(app_rt, "sue")
+    page = boss.get("/console/dashboard").text
+    assert 'id="fig-ratings-scores-average">5.0<' in page
+    assert 'id="fig-complaints-received">1<' in page
+    assert "评分分布" in page and "投诉类别" in page
+    by_agent = list(csv.DictReader(io.StringIO(
+        boss.get("/console/dashboard/ratings/by_agent.csv").text.lstrip("\ufeff"))))
+    assert by_agent[0]["name"] == "Alice" and by_agent[0]["average"] == "5.0"
+    assert boss.get("/console/dashboard/ratings/faq.by_entry.csv").status_code == 200
+
+    conversation_page = boss.get(f"/console/conversations/{h.conversation_id}").text
+    assert ticket in conversation_page and f"/console/complaints/{ticket}" in conversation_page

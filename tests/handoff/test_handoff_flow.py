@@ -12,7 +12,9 @@ from bot import handoff
 from bot.handoff import HandoffError
 from handlers.handoff import after_failed_answer, request_handoff
 from handoff_helpers import make_runtime, say, staff
-from storage.models import Conversation, HandoffEvent, HandoffSession, Job, Message, OutboxItem, StaffUser, utcnow
+from storage.models import (
+    Conversation, HandoffEvent, HandoffSession, Job, Message, OutboxItem, Rating, StaffUser, utcnow,
+)
 
 
 def open_handoff(rt, chat="c1") -> HandoffSession:
@@ -66,12 +68,17 @@ def test_messages_flow_both_ways_and_bot_stays_silent(rt):
 
     act(rt, handoff.hand_back, h.id, agent)
     texts = outbox_texts(rt)
-    assert "智能客服继续为您服务" in texts[-2] and "打个分" in texts[-1]
+    assert "智能客服继续为您服务" in texts[-2] and "请为客服的服务打分" in texts[-1]
     with rt.services.db.session() as s:
         done = s.get(HandoffSession, h.id)
         assert (done.status, done.close_kind, done.conversation.mode) == ("closed", "handback", "bot")
         assert handoff.last_closed(s, done.conversation_id).agent_id == agent.id
-    assert say(rt, "/menu").replies  # the bot is back
+        rating = s.scalars(select(Rating)).one()
+        assert (rating.subject_type, rating.subject_id, rating.staff_id) == ("handoff", str(h.id), agent.id)
+    assert say(rt, button=f"feedback:score:{rating.id}:5").replies  # the bot is back and takes the score
+    with rt.services.db.session() as s:
+        assert s.get(Rating, rating.id).score == 5
+    assert say(rt, "/menu").replies
 
 
 def test_cancel_while_waiting(rt):
@@ -352,7 +359,7 @@ def test_closing_an_unanswered_request_asks_for_no_rating(rt):
     h = open_handoff(rt)
     act(rt, handoff.close, h.id, agent)  # a duplicate, closed from the queue
     texts = outbox_texts(rt)
-    assert "已结束" in texts[-1] and not any("打个分" in text for text in texts)
+    assert "感谢您的耐心" in texts[-1] and not any("打分" in text for text in texts)
     assert conversation(rt).mode == "bot"
 
 

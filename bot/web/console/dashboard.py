@@ -18,11 +18,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from bot import handoff
+from bot import complaints, handoff
 from bot.auth import get_session
-from bot.i18n import table
+from bot.i18n import t, table
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
+from handlers import feedback
 from storage.models import StaffUser, utcnow
 
 router = APIRouter(prefix="/console/dashboard")
@@ -30,9 +31,29 @@ SUPERVISOR = require_staff("supervisor")
 PERIODS = (1, 7, 30, 90)
 
 StatsFunction = Callable[..., dict[str, Any]]
-#: (name, ``stats(session, since, until)``) of every feature with figures: applications, complaints
-#: and ratings add theirs. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
-STAT_PROVIDERS: list[tuple[str, StatsFunction]] = [("handoff", handoff.stats)]
+#: (name, ``stats(session, since, until)``) of every feature with figures; applications and the FAQ
+#: add theirs. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
+STAT_PROVIDERS: list[tuple[str, StatsFunction]] = [
+    ("handoff", handoff.stats), ("ratings", feedback.stats), ("complaints", complaints.stats),
+]
+#: The figures at the top of the page, as (provider, flattened key); those of a missing provider are left out.
+HEADLINES: list[tuple[str, str]] = [
+    ("handoff", "queue_now"), ("handoff", "oldest_wait_s"), ("handoff", "agents_on_duty"),
+    ("handoff", "handoffs"), ("handoff", "handoff_rate"), ("handoff", "first_response_avg_s"),
+    ("handoff", "within_target_rate"), ("handoff", "wait_avg_s"), ("ratings", "scores.average"),
+    ("ratings", "requests.response_rate"), ("complaints", "received"), ("complaints", "overdue_now"),
+    ("complaints", "follow_up_answers.satisfaction_rate"),
+]
+#: Keys every provider repeats that the page already shows as the period.
+HIDDEN = {"since", "until"}
+#: Counts by category, drawn as bar charts: (provider, key) -> i18n key of one category's name.
+DISTRIBUTIONS: dict[tuple[str, str], str] = {
+    ("handoff", "by_reason"): "console.handoff.reason.{}",
+    ("ratings", "scores.distribution"): "console.dashboard.stars.{}",
+    ("complaints", "by_category"): "complaint.category.{}",
+    ("complaints", "by_status"): "complaint.console.status.{}",
+}
+CHARTS = [("handoff", "by_reason"), ("ratings", "scores.distribution"), ("complaints", "by_category")]
 
 
 def figures_of(request: Request, provider: StatsFunction, session: Session, since: datetime,
@@ -44,25 +65,45 @@ def figures_of(request: Request, provider: StatsFunction, session: Session, sinc
 
 
 def label(provider: str, key: str, lang: str) -> str:
-    """The i18n label ``console.metric.<provider>.<key>``, or the key made readable."""
+    """The i18n label ``console.metric.<provider>.<key>``; for one category of a distribution,
+    the distribution's label and the category's name; else the key made readable."""
     texts = table().get(f"console.metric.{provider}.{key}")
-    return texts[lang] if texts else key.replace("_", " ")
+    if texts:
+        return texts[lang]
+    parent, _, part = key.rpartition(".")
+    name_key = DISTRIBUTIONS.get((provider, parent), "").format(part)
+    if name_key in table():
+        return f"{label(provider, parent, lang)}: {t(name_key, lang)}"
+    return key.replace("_", " ")
+
+
+def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys (``scores.average``); lists are left as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def split(figures: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """(scalar figures with nested dicts flattened as ``a.b``, lists of rows by name)."""
+    """(the scalar figures by dotted key, the lists of rows by dotted key, rows flattened too)."""
     scalars: dict[str, Any] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
-    for key, value in figures.items():
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                if not isinstance(inner, (dict, list)):
-                    scalars[f"{key}.{sub}"] = inner
-        elif isinstance(value, list):
-            tables[key] = [row for row in value if isinstance(row, dict)]
+    for key, value in flatten(figures).items():
+        if key in HIDDEN:
+            continue
+        if isinstance(value, list):
+            tables[key] = [flatten(row) for row in value if isinstance(row, dict)]
         else:
             scalars[key] = value
     return scalars, tables
+
+
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(key for row in rows for key in row))
 
 
 def period(days: int) -> tuple[datetime, datetime]:
@@ -89,31 +130,45 @@ def bar_chart(rows: list[dict[str, Any]], x: str, series: list[str], height: int
             "series": series}
 
 
+def hbars(title: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A horizontal bar chart of (label, count) for the template's inline SVG."""
+    peak = max([1.0, *(float(v or 0) for _, v in items)])
+    return {"title": title, "rows": [{"label": text, "value": value, "width": round(float(value or 0) / peak * 230)}
+                                     for text, value in items]}
+
+
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
               session: Session = Depends(get_session)) -> HTMLResponse:
     since, until = period(days)
     lang = console_lang(request)
     reports = []
+    headline_values: dict[tuple[str, str], Any] = {}
     for name, provider in STAT_PROVIDERS:
         figures = figures_of(request, provider, session, since, until)
         scalars, tables = split(figures)
+        headline_values.update({(name, key): value for key, value in scalars.items()})
         title = table().get(f"console.dashboard.report.{name}")
         reports.append({
             "name": name, "figures": figures, "title": title[lang] if title else name,
             "scalars": [(key, label(name, key, lang), value) for key, value in scalars.items()],
             "tables": {key: {"label": label(name, key, lang), "rows": rows,
-                             "columns": [(c, label(name, c, lang)) for c in (rows[0].keys() if rows else [])]}
+                             "columns": [(c, label(name, c, lang)) for c in columns(rows)]}
                        for key, rows in tables.items()},
         })
     main = reports[0]["figures"]
     charts = {
         "daily": bar_chart(main["daily"], "day", ["handoffs", "answered", "within_target"]),
-        "reasons": sorted(main["by_reason"].items(), key=lambda item: -item[1]),
-        "reason_peak": max([1, *main["by_reason"].values()]),
+        "bars": [hbars(label(name, key, lang), [
+                     (t(DISTRIBUTIONS[(name, key)].format(flat.removeprefix(key + ".")), lang), value)
+                     for (provider, flat), value in headline_values.items()
+                     if provider == name and flat.startswith(key + ".")])
+                 for name, key in CHARTS if any(p == name for p, _ in STAT_PROVIDERS)],
     }
+    headlines = [(f"{name}-{key}".replace(".", "-"), key, label(name, key, lang), headline_values[(name, key)])
+                 for name, key in HEADLINES if (name, key) in headline_values]
     return render(request, "console/dashboard.html", {"days": days, "periods": PERIODS, "reports": reports,
-                                                      "main": main, "charts": charts})
+                                                      "headlines": headlines, "charts": charts})
 
 
 @router.get("/{provider}/{part}.csv")
@@ -131,9 +186,9 @@ def export(provider: str, part: str, request: Request, days: int = 7, user: Staf
         writer.writerows(scalars.items())
     elif part in tables:
         rows = tables[part]
-        columns = list(rows[0].keys()) if rows else []
-        writer.writerow(columns)
-        writer.writerows([[row.get(c) for c in columns] for row in rows])
+        names = columns(rows)
+        writer.writerow(names)
+        writer.writerows([[row.get(c) for c in names] for row in rows])
     else:
         raise HTTPException(404, "no such report")
     filename = f"{provider}-{part}-{since:%Y%m%d}-{until:%Y%m%d}.csv"

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import handoff
+from bot import complaints, handoff
 from bot.auth import get_session, has_role
 from bot.handoff import HandoffError
 from bot.i18n import t
@@ -39,8 +39,8 @@ class Panel:
     rows: list[tuple[str | datetime, str, str | None]]
 
 
-#: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``.
-#: This feature shows earlier handoffs; applications and complaints add theirs here.
+#: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``:
+#: earlier handoffs and complaints; applications add theirs here.
 CUSTOMER_PANELS: list[Callable[[Session, Customer, str], Panel]] = []
 
 
@@ -54,7 +54,15 @@ def _earlier_handoffs(session: Session, customer: Customer, lang: str) -> Panel:
     ])
 
 
-CUSTOMER_PANELS.append(_earlier_handoffs)
+def _complaints(session: Session, customer: Customer, lang: str) -> Panel:
+    return Panel("console.handoff.panel.complaints", [
+        (c.ticket, f"{t('complaint.category.' + c.category, lang)} · {t('complaint.console.status.' + c.status, lang)}",
+         f"/console/complaints/{c.ticket}")
+        for c in complaints.customer_complaints(session, customer)
+    ])
+
+
+CUSTOMER_PANELS.extend([_earlier_handoffs, _complaints])
 
 
 def local_time(request: Request) -> Callable[..., str]:
