@@ -32,7 +32,9 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    return {}
+    from bot.notify import EMAIL_JOB, send_email_job
+
+    return {EMAIL_JOB: send_email_job}
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:

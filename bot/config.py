@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     wecom_aes_key: SecretStr | None = Field(None, description="Callback EncodingAESKey (43 characters).")
     wecom_base_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom API base URL.")
 
+    # Staff console
+    console_max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row before an account is locked.")
+    console_lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    console_session_hours: int = Field(12, ge=1, description="How long a console login lasts.")
+    cookie_secure: bool | None = Field(None, description="Send console cookies only over HTTPS; default: when the request is HTTPS.")
+
+    # Email notifications (result notices by email where the customer gave an address)
+    smtp_host: str | None = Field(None, description="SMTP server; email notifications are off without it.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP login user.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_from: str = Field("service-desk@example.com", description="Sender address of notification emails.")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection.")
+
     @field_validator("telegram_base_url", "wecom_base_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from bot.app import Runtime
 from bot.web import webchat
+from bot.web.console import pages as console_pages
+from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
 
 WEB_DIR = Path(__file__).parent
@@ -46,8 +48,18 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
+            return console_pages.render(request, "console/error.html",
+                                        {"status": exc.status_code, "message": str(exc.detail)},
+                                        status_code=exc.status_code)
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, exc: LoginRequired) -> Response:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/console/login?next={quote(exc.next_url, safe='')}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -63,6 +75,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(webchat.router)
+    app.include_router(console_pages.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:
