@@ -324,6 +324,7 @@ def submit(session: Session, services: Services, app: Application, service: Serv
         customer.email = app.email
     _record(session, app, "received", Actor("customer", f"customer:{app.customer_id}"), None, {})
     _start_clock(session, app, calendar, now)
+    _notify(session, services, app, "received", {}, chat=False)
     log.info("application %s submitted (service %s)", app.reference, app.service_id)
     return code
 
