@@ -467,6 +467,9 @@ def _correction_items(session: Session, services: Services, app: Application,
             continue
         seen.add(mid)
         out.append({"material": mid, "note": str(entry.get("note") or "").strip()})
+    if service is not None:  # the customer is walked through them in the order of the checklist
+        order = {m.id: n for n, m in enumerate(service.materials)}
+        out.sort(key=lambda e: order.get(e["material"], len(order)))
     return out
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.app import Runtime
 from bot.web import api_applications, webchat
-from bot.web.console import pages as console_pages
+from bot.web.console import applications as console_applications, pages as console_pages
 from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
 
@@ -77,6 +77,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
     app.include_router(api_applications.router)
+    app.include_router(console_applications.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:

@@ -13,4 +13,5 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+    NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
 ]
