@@ -157,8 +157,8 @@ class ApplicationHandler(Handler):
         """The application, service and material the conversation is at, or None if that is gone."""
         data = ctx.state_data
         app = ctx.session.get(Application, data.get("app"))
-        if app is None:
-            return None
+        if app is None or app.stage != ("correction_requested" if ctx.state == FIX else "draft"):
+            return None  # submitted, withdrawn or deleted meanwhile: this step is over
         service = apps.catalog(ctx.services).get(app.service_id)
         queue, pos = data.get("queue", []), data.get("pos", 0)
         if service is None or not 0 <= pos < len(queue) or service.material(queue[pos]) is None:

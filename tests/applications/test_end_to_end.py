@@ -111,3 +111,19 @@ def test_roles_masking_and_auth(runtime, api, tokens):
     assert "/api/v1/applications/{reference}/transitions" in api.get("/openapi.json").json()["paths"]
     stats = api.get("/api/v1/applications/stats", headers=tokens["supervisor"]).json()
     assert stats["by_stage"]["received"] == 1 and stats["open"] == 1
+
+
+def test_a_correction_walk_ends_when_staff_close_the_case(runtime, api, tokens):
+    chat = Chat(runtime)
+    reference, _ = submit_account_opening(chat)
+    api.post(f"/api/v1/applications/{reference}/correction", headers=tokens["reviewer"],
+             json={"items": [{"material": "mobile"}, {"material": "id_card_back"}]})
+    with runtime.services.db.session() as s:
+        app_id = s.scalars(select(Application.id)).one()
+    chat.press(f"application:fix:{app_id}")
+    assert "第 2/2 项：手机号码" in text(chat.send(file=PNG))
+    api.post(f"/api/v1/applications/{reference}/transitions", headers=tokens["reviewer"], json={"to": "withdrawn",
+             "comment": "客户电话要求撤回"})
+    assert "这一步已经结束了" in text(chat.send("13700001111"))
+    with runtime.services.db.session() as s:
+        assert s.scalars(select(ApplicationItem).where(ApplicationItem.status == "pending")).all() == []
