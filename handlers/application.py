@@ -226,8 +226,7 @@ class ApplicationHandler(Handler):
                 value = value.upper()
             if not material.text_ok(value):
                 return self.prompt(ctx, app, service, ctx.t("application.error.bad_format",
-                                                            material=material.label(ctx.lang),
-                                                            hint=material.hint.get(ctx.lang, "")))
+                                                            material=material.label(ctx.lang)))
             apps.put_item(ctx.session, app, material, value=value, status=status)
         else:
             return self.prompt(ctx, app, service)
