@@ -16,10 +16,12 @@ from knowledge.services import FILE_KINDS, Material, Service
 from storage.models import Application, Attachment
 
 COLLECT, CONFIRM, CHOOSE, FIX = "application:collect", "application:confirm", "application:choose", "application:fix"
-_WANT_ZH = re.compile(r"(我要|我想|想要|帮我|要办|申请|办理|办个|办一下)")
-_QUESTION_ZH = re.compile(r"(怎么|怎样|如何|吗|什么|哪些|哪里|多久|多少|几天|能否|可以.*?吗|需要|[？?])")
-_WANT_EN = re.compile(r"\b(i want to|i'd like to|i would like to|i wish to|i need to apply|apply for|"
-                      r"start an? application|submit an? application|i want an?|i'd like an?)\b")
+#: Saying one wants to apply: explicit words (enough on their own) and plain wishes (need a service name).
+_APPLY_ZH = re.compile(r"(申请|办理|办业务|办个业务|办一下)")
+_WISH_ZH = re.compile(r"(我要|我想|想要|帮我|要办)")
+_QUESTION_ZH = re.compile(r"(怎么|怎样|如何|吗|什么|哪些|哪里|多久|多少|几天|能否|需要|[？?])")
+_APPLY_EN = re.compile(r"\b(apply|application|submit an? application)\b")
+_WISH_EN = re.compile(r"\b(i want to|i'd like to|i would like to|i wish to|i need to|i want an?|i'd like an?)\b")
 _QUESTION_EN = re.compile(r"^(how|what|which|when|where|can|could|do|does|is|are|why|who)\b|\?")
 _SKIP = {"跳过", "稍后", "稍后提供", "skip", "later"}
 _BACK = {"上一项", "上一步", "previous", "back"}
@@ -27,12 +29,17 @@ _CANCEL = {"取消", "取消申请", "cancel"}
 _FIX_WORDS = {"补正", "补充材料", "补正材料", "supply the items", "correction"}
 
 
-def wants_to_apply(text: str) -> bool:
-    """"我要办理开户" or "I want to apply for ...", but not a question about it."""
+def apply_intent(text: str) -> str | None:
+    """"explicit" for "我要申请…" / "I want to apply…", "wish" for "我要开户" / "I'd like to open an account"
+    (an application only if a service is named), None for anything else, questions included."""
     low = text.lower().strip()
     if re.search(r"[\u4e00-\u9fff]", low):
-        return bool(_WANT_ZH.search(low)) and not _QUESTION_ZH.search(low)
-    return bool(_WANT_EN.search(low)) and not _QUESTION_EN.search(low)
+        if _QUESTION_ZH.search(low):
+            return None
+        return "explicit" if _APPLY_ZH.search(low) else "wish" if _WISH_ZH.search(low) else None
+    if _QUESTION_EN.search(low):
+        return None
+    return "explicit" if _APPLY_EN.search(low) else "wish" if _WISH_EN.search(low) else None
 
 
 def match_service(text: str, services: dict[str, Service]) -> Service | None:
@@ -96,10 +103,13 @@ class ApplicationHandler(Handler):
                        if a.stage == "correction_requested"]
             if waiting:
                 return self.start_fix(ctx, str(waiting[0].id))
-        if not wants_to_apply(ctx.text):
+        intent = apply_intent(ctx.text)
+        if intent is None:
             return None
         service = match_service(ctx.text, apps.catalog(ctx.services).services())
-        return self.begin(ctx, service) if service else self.choose(ctx)
+        if service is not None:
+            return self.begin(ctx, service)
+        return self.choose(ctx) if intent == "explicit" else None
 
     def on_state(self, ctx: Context) -> list[Reply] | None:
         if ctx.state == CHOOSE:

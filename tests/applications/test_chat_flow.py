@@ -92,3 +92,19 @@ def test_withdraw_after_submitting(runtime):
     with runtime.services.db.session() as s:
         assert s.scalars(select(Application)).one().stage == "withdrawn"
     assert "已不能撤回" in chat.press(f"application:withdraw:{app_id}")[0].text
+
+
+def test_recognising_the_wish_to_apply():
+    from handlers.application import apply_intent
+
+    assert apply_intent("我要办理开户") == "explicit" and apply_intent("申请销户") == "explicit"
+    assert apply_intent("我要开户") == "wish" and apply_intent("I'd like to open an account") == "wish"
+    assert apply_intent("I want to apply for a certificate") == "explicit"
+    for question in ("开户需要什么材料？", "怎么办理销户", "How do I apply?", "can I apply online"):
+        assert apply_intent(question) is None
+
+
+def test_a_wish_without_a_service_is_left_to_others(runtime):
+    chat = Chat(runtime)
+    assert "请选择要办理的业务" not in text(chat.send("我想要退款"))
+    assert "第 1/4 项" in text(chat.send("我要开证明"))
