@@ -41,9 +41,23 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.table:
+        print(settings_table())
+        return 0
     for name, value in settings.masked().items():
         print(f"{name}={value}")
     return 0
+
+
+def settings_table() -> str:
+    """The README's settings table, made from the settings' own descriptions."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if name == "knowledge_dir":
+            default = "the shipped sample, `knowledge/data`"
+        rows.append(f"| `BOT_{name.upper()}` | {'' if default is None else default} | {field.description} |")
+    return "\n".join(rows)
 
 
 def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -183,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
 
-    sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=_config)
+    config = sub.add_parser("config", help="print the effective settings, secrets masked")
+    config.add_argument("--table", action="store_true", help="print every setting as the README's Markdown table")
+    config.set_defaults(func=_config)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="create a staff account")

@@ -110,7 +110,10 @@ class Engine:
         settings = self.services.settings
         text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
         if conversation.language is None:
-            conversation.language = incoming.lang_hint if incoming.lang_hint in ("zh", "en") else detect_language(text)
+            if incoming.lang_hint in ("zh", "en"):
+                conversation.language = incoming.lang_hint
+            elif not text.startswith("/"):  # a command says nothing of the customer's language
+                conversation.language = detect_language(text)
         ctx = Context(
             session=session,
             incoming=incoming,
@@ -133,6 +136,7 @@ class Engine:
                 platform_message_id=incoming.message_id,
             )
         )
+        session.flush()
         conversation.last_message_at = utcnow()
         wake_chat(session, conversation.channel, conversation.chat_id)
 
