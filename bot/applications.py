@@ -150,9 +150,10 @@ def customer_applications(session: Session, customer: Customer) -> list[Applicat
     ))
 
 
-def owned_by(session: Session, customer: Customer, reference: str) -> Application | None:
-    """The application with this reference only if it belongs to the customer (or a linked identity)."""
-    app = by_reference(session, reference)
+def owned_by(session: Session, customer: Customer, reference: str, lock: bool = False) -> Application | None:
+    """The application with this reference only if it belongs to the customer (or a linked identity);
+    ``lock`` holds its row (PostgreSQL) so a staff change cannot interleave with the customer's."""
+    app = by_reference(session, reference, lock=lock)
     if app is None or app.stage == "draft":
         return None
     owner = session.get(Customer, app.customer_id)

@@ -166,7 +166,8 @@ class ApplicationHandler(Handler):
     def _current(self, ctx: Context) -> tuple[Application, Service, Material] | None:
         """The application, service and material the conversation is at, or None if that is gone."""
         data = ctx.state_data
-        app = ctx.session.get(Application, data.get("app"))
+        # a submitted case is shared with staff: hold its row while the customer's item is stored
+        app = ctx.session.get(Application, data.get("app"), with_for_update=True if ctx.state == FIX else None)
         if app is None or app.stage != ("correction_requested" if ctx.state == FIX else "draft"):
             return None  # submitted, withdrawn or deleted meanwhile: this step is over
         service = apps.catalog(ctx.services).get(app.service_id)
@@ -359,7 +360,7 @@ class ApplicationHandler(Handler):
         app = ctx.session.get(Application, int(app_id)) if app_id.isdigit() else None
         if app is None or app.reference is None:
             return None
-        return apps.owned_by(ctx.session, ctx.customer, app.reference)
+        return apps.owned_by(ctx.session, ctx.customer, app.reference, lock=True)
 
     def start_fix(self, ctx: Context, app_id: str) -> list[Reply]:
         app = self._own(ctx, app_id)

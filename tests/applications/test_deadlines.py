@@ -83,3 +83,23 @@ def test_extension_is_told_and_overdue_is_flagged(runtime, api, tokens):
     with runtime.services.db.session() as s:
         app = s.scalars(select(Application)).one()
         assert app.overdue is False and app.due_at is None
+
+
+def test_stats_count_stages_overdue_and_compliance(runtime):
+    first, second = Chat(runtime, chat_id="a", user_id="a"), Chat(runtime, chat_id="b", user_id="b")
+    ref_a, _ = submit_account_opening(first)
+    ref_b, _ = submit_account_opening(second)
+    staff = apps.Actor("staff", "rita")
+    with runtime.services.db.session() as s:
+        app = apps.by_reference(s, ref_a)
+        for stage in ("initial_review", "approval", "approved", "processing", "completed"):
+            apps.transition(s, runtime.services, app, stage, staff)
+        late = apps.by_reference(s, ref_b)
+        late.due_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    now = datetime.now(timezone.utc)
+    with runtime.services.db.session() as s:
+        figures = apps.stats(s, now - timedelta(days=1), now + timedelta(minutes=1))
+        assert figures["submitted"] == 2 and figures["by_stage"]["completed"] == 1
+        assert figures["by_stage"]["received"] == 1 and figures["open"] == 1 and figures["overdue"] == 1
+        assert figures["closed"] == 1 and figures["closed_in_time"] == 1 and figures["compliance"] == 1.0
+        assert apps.stats(s, now - timedelta(days=3), now - timedelta(days=2))["submitted"] == 0

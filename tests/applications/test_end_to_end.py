@@ -127,3 +127,28 @@ def test_a_correction_walk_ends_when_staff_close_the_case(runtime, api, tokens):
     assert "这一步已经结束了" in text(chat.send("13700001111"))
     with runtime.services.db.session() as s:
         assert s.scalars(select(ApplicationItem).where(ApplicationItem.status == "pending")).all() == []
+
+
+def test_a_service_with_secondary_review_cannot_skip_it(runtime, api, tokens):
+    chat = Chat(runtime, chat_id="biz", user_id="biz")
+    replies = chat.send("我要企业开户")
+    assert "企业账户开户" in replies[0].text and "第 1/8 项：企业名称" in replies[1].text
+    for answer in ("上海某某科技有限公司", "91310000MA1K12345X", PDF, "11010519491231002X", PNG, PDF, "13812345678"):
+        if isinstance(answer, bytes):
+            chat.send(file=answer, name="doc.pdf" if answer == PDF else "p.png")
+        else:
+            chat.send(answer)
+    summary = chat.press("application:skip")[-1]
+    assert "请核对" in summary.text
+    done = chat.press("application:confirm")[0].text
+    assert "复审" in done
+    reference = done.split("受理编号：")[1].split("\n")[0]
+    base = f"/api/v1/applications/{reference}"
+    api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "initial_review"})
+    skipped = api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "approval"})
+    assert skipped.status_code == 409 and "复审" in skipped.json()["error"]
+    assert api.get(base, headers=tokens["reviewer"]).json()["allowed_next"] == [
+        "correction_requested", "secondary_review", "withdrawn"]
+    assert api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "secondary_review"}).status_code == 200
+    assert "进入复审" in chat.outbox_texts()[-1]
+    assert api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "approval"}).status_code == 200
