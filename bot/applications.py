@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from bot.i18n import t
 from bot.jobs import cancel, schedule
 from bot.messages import Button, Reply
-from bot.notify import EmailNotifier, notify_customer
+from bot.notify import EmailNotifier, latest_conversation, notify_customer
+from bot.outbox import enqueue
 from bot.services import Services
 from knowledge.services import Calendar, Material, Service, ServiceCatalog
 from storage.models import (
     Application, ApplicationExtension, ApplicationItem, ApplicationTransition, Attachment, Customer, FileAccess, Job,
-    utcnow,
+    KeyValue, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -178,18 +179,62 @@ def link_identities(session: Session, a: Customer, b: Customer) -> int:
     return root
 
 
+LINK_CODE_TTL = timedelta(minutes=10)
+
+
+def _link_code_key(app: Application) -> str:
+    return f"applications.link_code:{app.id}"
+
+
+def send_link_code(session: Session, services: Services, requester: Customer, reference: str) -> None:
+    """Send a one-time code to the chat the application's owner used, for a customer who lost the check
+    code. Silent when the reference is unknown (no way to probe numbers); one code per case per 10 minutes,
+    so nobody can flood the owner's chat."""
+    app = by_reference(session, reference)
+    if app is None or app.stage == "draft":
+        return
+    owner = session.get(Customer, app.customer_id)
+    if owner is None or owner.person == requester.person:
+        return
+    now = utcnow()
+    row = session.get(KeyValue, _link_code_key(app))
+    if row is not None and row.expires_at is not None and row.expires_at > now:
+        return
+    conversation = latest_conversation(session, owner)
+    if conversation is None:
+        return
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    if row is None:
+        row = KeyValue(key=_link_code_key(app), value={})
+        session.add(row)
+    row.value = {"hash": check_code_hash(app.reference or "", code), "person": requester.person}
+    row.expires_at = now + LINK_CODE_TTL
+    lang = conversation.language or app.language
+    enqueue(session, conversation, [Reply(t("progress.link_code", lang, reference=app.reference, code=code,
+                                            minutes=int(LINK_CODE_TTL.total_seconds() // 60)))])
+    after_commit_wake(session, services)
+    log.info("link code sent for application %s to its owner's chat", app.id)
+
+
 def verify_and_link(session: Session, customer: Customer, reference: str, code: str) -> Application | None:
-    """The application if ``code`` is its check code; the customer's identity is then linked to its owner's."""
+    """The application if ``code`` is its check code (or a one-time code sent for this customer); the
+    customer's identity is then linked to its owner's."""
     app = by_reference(session, reference)
     if app is None or app.stage == "draft" or app.check_code_hash is None:
         return None
-    if not secrets.compare_digest(app.check_code_hash, check_code_hash(app.reference or "", code)):
-        return None
+    digest = check_code_hash(app.reference or "", code)
+    if not secrets.compare_digest(app.check_code_hash, digest):
+        row = session.get(KeyValue, _link_code_key(app))
+        if (row is None or row.expires_at is None or row.expires_at <= utcnow()
+                or row.value.get("person") != customer.person
+                or not secrets.compare_digest(str(row.value.get("hash", "")), digest)):
+            return None
+        session.delete(row)
     owner = session.get(Customer, app.customer_id)
     if owner is not None:
         link_identities(session, customer, owner)
         session.refresh(customer)
-    log.info("identity linked by check code: customer=%s application=%s", customer.id, app.id)
+    log.info("identity linked by code: customer=%s application=%s", customer.id, app.id)
     return app
 
 

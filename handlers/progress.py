@@ -34,6 +34,8 @@ class ProgressHandler(Handler):
             return self.list(ctx)
         if action == "show":
             return self.show(ctx, arg)
+        if action == "code":
+            return self.send_code(ctx, arg)
         return None
 
     def on_intent(self, ctx: Context) -> list[Reply] | None:
@@ -81,7 +83,8 @@ class ProgressHandler(Handler):
         app = apps.owned_by(ctx.session, ctx.customer, reference)
         if app is None:
             ctx.set_state(VERIFY, {"reference": reference})
-            return [Reply(ctx.t("progress.not_yours", reference=reference))]
+            return [Reply(ctx.t("progress.not_yours", reference=reference),
+                          [Button(ctx.t("progress.button.send_code"), f"progress:code:{reference}")])]
         return [self.detail(ctx, app)]
 
     def detail(self, ctx: Context, app: Application) -> Reply:
@@ -121,6 +124,15 @@ class ProgressHandler(Handler):
         return Reply(text, buttons)
 
     # -- proving it is them -------------------------------------------------------------------------
+
+    def send_code(self, ctx: Context, reference: str) -> list[Reply]:
+        """A one-time code to the chat the application was followed on; the same answer whatever the number."""
+        reference = reference.strip().upper()
+        if apps.owned_by(ctx.session, ctx.customer, reference) is not None:
+            return self.show(ctx, reference)
+        apps.send_link_code(ctx.session, ctx.services, ctx.customer, reference)
+        ctx.set_state(VERIFY, {"reference": reference})
+        return [Reply(ctx.t("progress.code_sent", reference=reference))]
 
     def verify(self, ctx: Context, reference: str, code: str) -> list[Reply]:
         key = f"progress.verify_fail:{ctx.customer.person}"

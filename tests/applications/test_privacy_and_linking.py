@@ -56,3 +56,27 @@ def test_check_code_links_identities_across_channels(runtime):
     listed = web.press("progress:list")
     assert reference in listed[0].text and f"progress:show:{reference}" in payloads(listed)
     assert "Stage: Received" in web.send(reference)[0].text
+
+
+def test_one_time_code_sent_to_the_original_chat_links_identities(runtime):
+    telegram = Chat(runtime, channel="telegram", chat_id="tg-9", user_id="tg-9")
+    reference, _ = submit_account_opening(telegram)
+    web = Chat(runtime, channel="web", chat_id="web-9-session", user_id="web-9-session")
+    web.send("你好")
+    assert f"progress:code:{reference}" in payloads(web.send(reference))
+    mark = telegram.last_outbox_id()
+    assert "一次性验证码" in web.press(f"progress:code:{reference}")[0].text
+    sent = telegram.outbox_texts(after=mark)
+    assert len(sent) == 1 and reference in sent[0]
+    code = sent[0].split("验证码：")[1][:6]
+    web.press(f"progress:code:{reference}")  # asking again within 10 minutes sends nothing more
+    assert len(telegram.outbox_texts(after=mark)) == 1
+    stranger = Chat(runtime, channel="web", chat_id="other-session", user_id="other-session")
+    stranger.send("你好")
+    stranger.send(reference)
+    assert "校验码不正确" in stranger.send(code)[0].text  # the code works only for who asked for it
+    replies = web.send(code)
+    assert "身份验证成功" in replies[0].text and "已受理" in replies[1].text
+    fake = "KH-20000101-AAAA"
+    web.send(fake)
+    assert "一次性验证码" in web.press(f"progress:code:{fake}")[0].text  # same answer for an unknown number
