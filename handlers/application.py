@@ -26,7 +26,7 @@ _QUESTION_EN = re.compile(r"^(how|what|which|when|where|can|could|do|does|is|are
 _SKIP = {"跳过", "稍后", "稍后提供", "skip", "later"}
 _BACK = {"上一项", "上一步", "previous", "back"}
 _CANCEL = {"取消", "取消申请", "cancel"}
-_FIX_WORDS = {"补正", "补充材料", "补正材料", "supply the items", "correction"}
+_FIX_WORDS = {"补正", "我要补正", "补充材料", "补正材料", "提交补正", "supply the items", "correction"}
 
 
 def apply_intent(text: str) -> str | None:
@@ -108,6 +108,9 @@ class ApplicationHandler(Handler):
             return None
         service = match_service(ctx.text, apps.catalog(ctx.services).services())
         if service is not None:
+            draft = apps.open_draft(ctx.session, ctx.customer)
+            if draft is not None and draft.service_id == service.id:
+                return self.review(ctx, draft)  # asking for the same service again continues the draft
             return self.begin(ctx, service)
         return self.choose(ctx) if intent == "explicit" else None
 
