@@ -67,6 +67,7 @@ def test_draft_survives_leaving_and_can_be_cancelled(runtime):
     assert "unfinished application" in replies[0].text
     replies = chat.press("application:resume")
     assert "missing or wrong" in replies[0].text and "Applicant" not in replies[0].text  # name kept
+    chat.send("/menu")
     again = text(chat.send("I want to apply for a new account"))  # the same service again: the same draft
     assert "missing or wrong" in again and "Applicant" not in again
     assert "application is cancelled" in text(chat.press("application:cancel"))
