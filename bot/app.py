@@ -32,10 +32,10 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    from bot.applications import DEADLINE_JOB, deadline_job
+    from bot.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.notify import EMAIL_JOB, send_email_job
 
-    return {EMAIL_JOB: send_email_job, DEADLINE_JOB: deadline_job}
+    return {EMAIL_JOB: send_email_job, DEADLINE_JOB: deadline_job, DRAFT_EXPIRY_JOB: draft_expiry_job}
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:

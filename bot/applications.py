@@ -55,6 +55,9 @@ NEXT: dict[str, frozenset[str]] = {
 #: Only the customer makes these moves, in the chat (supplying the named items, or withdrawing).
 CUSTOMER_ONLY = frozenset({"resubmitted"})
 DEADLINE_JOB = "application.deadline"
+DRAFT_EXPIRY_JOB = "application.draft_expiry"
+#: How long an untouched draft is kept before it is deleted.
+DRAFT_KEEP = timedelta(days=30)
 REFERENCE = re.compile(r"\b([A-Za-z]{2,4})-(\d{8})-([2-9A-HJ-NP-Za-hj-np-z]{4})\b")
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CATALOG_KEY = "applications.catalog"
@@ -333,7 +336,25 @@ def new_draft(session: Session, customer: Customer, conversation_id: int, servic
                       conversation_id=conversation_id, language=lang, stage="draft")
     session.add(app)
     session.flush()
+    schedule(session, DRAFT_EXPIRY_JOB, utcnow() + DRAFT_KEEP, {"application_id": app.id},
+             dedupe_key=f"application:{app.id}:draft")
     return app
+
+
+def draft_expiry_job(session: Session, job: Job, services: Services) -> None:
+    """Job: delete a draft untouched for DRAFT_KEEP, so abandoned personal data is not kept; a draft
+    still being worked on is looked at again DRAFT_KEEP after its last item."""
+    app = session.get(Application, job.payload.get("application_id"))
+    if app is None or app.stage != "draft":
+        return
+    last = session.scalar(select(func.max(ApplicationItem.created_at)).where(
+        ApplicationItem.application_id == app.id)) or app.created_at
+    if last + DRAFT_KEEP > utcnow():
+        schedule(session, DRAFT_EXPIRY_JOB, last + DRAFT_KEEP, {"application_id": app.id},
+                 dedupe_key=f"application:{app.id}:draft:{last.timestamp():.0f}")
+        return
+    discard_draft(session, app)
+    log.info("abandoned draft %s deleted", job.payload.get("application_id"))
 
 
 def discard_draft(session: Session, app: Application) -> None:
@@ -588,7 +609,8 @@ def _notify(session: Session, services: Services, app: Application, event_name: 
     customer = session.get(Customer, app.customer_id)
     if customer is None:
         return
-    lang = app.language
+    chat_now = latest_conversation(session, customer)
+    lang = (chat_now.language if chat_now is not None else None) or app.language  # they may have switched
     reply = notice(session, services, app, event_name, lang, extra)
     subject = t("application.notify.subject", lang, reference=app.reference, service=service_label(app, lang))
     if chat:

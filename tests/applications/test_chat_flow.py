@@ -111,3 +111,30 @@ def test_a_wish_without_a_service_is_left_to_others(runtime):
     chat = Chat(runtime)
     assert "请选择要办理的业务" not in text(chat.send("我想要退款"))
     assert "第 1/4 项" in text(chat.send("我要开证明"))
+
+
+def test_abandoned_drafts_are_deleted_after_30_days(runtime):
+    from datetime import timedelta
+
+    from bot import applications as apps
+    from storage.models import Job, utcnow
+
+    chat = Chat(runtime)
+    chat.send("我要办理开户")
+    chat.send("张三")
+    with runtime.services.db.session() as s:
+        job = s.scalars(select(Job).where(Job.kind == apps.DRAFT_EXPIRY_JOB)).one()
+        assert job.run_at > utcnow() + timedelta(days=29)
+        job.run_at = utcnow() - timedelta(seconds=1)
+    assert runtime.jobs.run_due() == 1  # the customer wrote recently: kept, looked at again later
+    with runtime.services.db.session() as s:
+        assert s.scalars(select(Application)).one().stage == "draft"
+        later = s.scalars(select(Job).where(Job.kind == apps.DRAFT_EXPIRY_JOB, Job.status == "pending")).one()
+        for item in s.scalars(select(ApplicationItem)):
+            item.created_at = utcnow() - timedelta(days=31)
+        s.get(Application, s.scalars(select(Application.id)).one()).created_at = utcnow() - timedelta(days=31)
+        later.run_at = utcnow() - timedelta(seconds=1)
+    assert runtime.jobs.run_due() == 1
+    with runtime.services.db.session() as s:
+        assert s.scalars(select(Application)).all() == [] and s.scalars(select(ApplicationItem)).all() == []
+    assert "这一步已经结束了" in text(chat.send(GOOD_ID))
