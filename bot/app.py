@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.attachments import AttachmentStore
 from bot.channels.base import Channel
+from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
@@ -32,15 +33,30 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
+    from bot import complaints
     from bot.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.notify import EMAIL_JOB, send_email_job
+    from handlers import feedback
 
-    return {EMAIL_JOB: send_email_job, DEADLINE_JOB: deadline_job, DRAFT_EXPIRY_JOB: draft_expiry_job}
+    return {
+        EMAIL_JOB: send_email_job,
+        complaints.JOB_DEADLINE: complaints.run_deadline,
+        feedback.JOB_REMINDER: feedback.run_reminder,
+        DEADLINE_JOB: deadline_job,
+        DRAFT_EXPIRY_JOB: draft_expiry_job,
+    }
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The platform channels switched on by the settings (web chat and terminal need no sender)."""
-    return {}
+    channels: dict[str, Channel] = {}
+    if settings.telegram_mode != "off" and settings.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings, services)
+    if wecom_configured(settings):
+        channels.update(build_wecom_channels(settings, services))
+    return channels
 
 
 @dataclass
@@ -66,6 +82,7 @@ class Runtime:
         runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
         runtime.jobs = JobRunner(services, job_functions(), settings.jobs_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
+        services.wake_inbox = runtime.inbox.wake
         return runtime
 
     async def start(self) -> None:

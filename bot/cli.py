@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|application ...``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...``."""
 from __future__ import annotations
 
 import argparse
@@ -89,6 +89,22 @@ def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(token)
     print("(shown once: store it now)", file=sys.stderr)
+    return 0
+
+
+def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot.channels.telegram import set_webhook
+
+    try:
+        asyncio.run(set_webhook(settings, args.url))
+    except (ValueError, TelegramError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Telegram will deliver updates to {args.url}")
     return 0
 
 
@@ -214,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=ROLES)
     create.set_defaults(func=_api_token_create)
+
+    telegram = sub.add_parser("telegram", help="Telegram tasks").add_subparsers(dest="telegram_command", required=True)
+    hook = telegram.add_parser("set-webhook", help="register URL (ending in /telegram/webhook) with Telegram")
+    hook.add_argument("url")
+    hook.set_defaults(func=_telegram_set_webhook)
     _add_application_commands(sub)
     return parser
 

@@ -180,6 +180,8 @@ class Engine:
         store = self.services.attachments
         for file in ctx.incoming.files:
             try:
+                if file.declared_size is not None and file.declared_size > store.max_bytes:
+                    raise AttachmentRejected("too_large", file.name or "file")
                 ctx.attachments.append(store.save(ctx.session, file.data, file.name, ctx.conversation))
             except AttachmentRejected as exc:
                 log.info("conversation=%s attachment refused: %s", ctx.conversation.id, exc.reason)

@@ -13,5 +13,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+    NavItem("/console/complaints", "complaint.console.nav", ("agent", "supervisor")),
+    NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
     NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
 ]
