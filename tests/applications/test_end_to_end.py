@@ -152,3 +152,25 @@ def test_a_service_with_secondary_review_cannot_skip_it(runtime, api, tokens):
     assert api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "secondary_review"}).status_code == 200
     assert "进入复审" in chat.outbox_texts()[-1]
     assert api.post(f"{base}/transitions", headers=tokens["reviewer"], json={"to": "approval"}).status_code == 200
+
+
+def test_materials_through_the_web_chat_http_api(runtime, api):
+    session = "websession-apply-1"
+
+    def say(**body):
+        response = api.post("/api/chat", json={"session_id": session, **body})
+        assert response.status_code == 200, response.text
+        return "\n".join(r["text"] for r in response.json()["replies"])
+
+    assert "第 1/4 项" in say(text="我要办理销户")
+    assert "第 2/4 项" in say(text="11010519491231002X")
+    uploaded = api.post("/api/chat/upload", data={"session_id": session},
+                        files={"file": ("front.png", PNG, "image/png")})
+    assert uploaded.status_code == 200 and "第 3/4 项" in uploaded.json()["replies"][-1]["text"]
+    wrong = api.post("/api/chat/upload", data={"session_id": session},
+                     files={"file": ("card.pdf", PDF, "application/pdf")})
+    assert "不接受这种文件" in wrong.json()["replies"][-1]["text"]  # the refund card must be a photo
+    api.post("/api/chat/upload", data={"session_id": session}, files={"file": ("card.png", PNG, "image/png")})
+    summary = say(button="application:skip")
+    assert "请核对" in summary and "card.png" in summary
+    assert "受理编号：XH-" in say(button="application:confirm")
