@@ -21,7 +21,7 @@ from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from storage.models import Application, ApplicationItem, Attachment, StaffUser
 
-router = APIRouter(prefix="/console/applications")
+router = APIRouter(prefix="/console/applications", include_in_schema=False)
 VIEW = require_staff("agent", "reviewer")
 ACT = require_staff("reviewer")
 
