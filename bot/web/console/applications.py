@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot import applications as apps
 from bot.auth import get_session, has_role
+from bot.services import Services
 from bot.web.api_applications import detail, file_accesses, search, summary
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
@@ -28,6 +30,12 @@ ACT = require_staff("reviewer")
 
 def _actor(user: StaffUser) -> apps.Actor:
     return apps.Actor("staff", user.username, user.id)
+
+
+def _local_time(services: Services):  # type: ignore[no-untyped-def]
+    """Times in the service desk's time zone (the calendar's), as staff read them."""
+    zone = ZoneInfo(apps.catalog(services).calendar.timezone)
+    return lambda moment, fmt="%Y-%m-%d %H:%M": moment.astimezone(zone).strftime(fmt) if moment else "-"
 
 
 def _find(session: Session, reference: str, lock: bool = False) -> Application:
@@ -44,6 +52,7 @@ def application_list(request: Request, stage: str = "", service: str = "", overd
     total, rows = search(session, [stage] if stage in apps.STAGES else None, service or None,
                          True if overdue else None, limit=200)
     return render(request, "console/applications.html", {
+        "local": _local_time(services),
         "rows": [summary(session, services, a, reveal=False) for a in rows], "total": total,
         "stages": apps.STAGES[1:], "services": apps.catalog(services).services(),
         "filters": {"stage": stage, "service": service, "overdue": bool(overdue)},
@@ -56,7 +65,7 @@ def _detail_page(request: Request, session: Session, user: StaffUser, app: Appli
     case = detail(session, services, app, reveal=has_role(user.role, "reviewer"))
     service = apps.catalog(services).get(app.service_id)
     return render(request, "console/application_detail.html", {
-        "case": case, "app": app, "service": service, "error": error,
+        "case": case, "app": app, "service": service, "error": error, "local": _local_time(services),
         "can_act": has_role(user.role, "reviewer"), "accesses": file_accesses(session, app),
     }, status_code=status_code)
 
