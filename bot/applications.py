@@ -483,6 +483,8 @@ def transition(session: Session, services: Services, app: Application, to: str, 
             session.execute(delete(ApplicationItem).where(ApplicationItem.application_id == app.id,
                                                           ApplicationItem.status == "pending"))
     _notify(session, services, app, to, {"comment": comment or ""}, chat=tell_chat)
+    if to == "completed":
+        _ask_satisfaction(session, services, app)
     log.info("application %s: %s -> %s by %s", app.reference, row.from_stage, to, actor.kind)
     return row
 
@@ -597,6 +599,16 @@ def service_label(app: Application, lang: str) -> str:
     return names.get(lang) or names.get("zh") or app.service_id
 
 
+def _ask_satisfaction(session: Session, services: Services, app: Application) -> None:
+    """满意度调查: after 办结 the customer is asked once for a 1-5 rating of this application."""
+    from handlers.feedback import send_rating_request
+
+    customer = session.get(Customer, app.customer_id)
+    conversation = latest_conversation(session, customer) if customer is not None else None
+    if conversation is not None:
+        send_rating_request(session, services, conversation, "application", app.id, service=app.service_id)
+
+
 def due_text(app: Application, lang: str) -> str:
     if app.due_date is None:
         return t("application.due.paused", lang) if app.stage not in TERMINAL else "-"
@@ -641,7 +653,7 @@ def notice(session: Session, services: Services, app: Application, event_name: s
         buttons = [Button(t("application.button.apply_again", lang), "application:start")]
     elif event_name == "completed":
         text = t("application.notify.completed", lang, follow_up=app.follow_up or "-", **base)
-        buttons = [Button(t("application.button.rate", lang), "feedback:rate")]
+        buttons = [Button(t("application.button.details", lang), f"progress:show:{app.reference}")]
     elif event_name == "extended":
         text = t("application.notify.extended", lang, days=extra["days"], reason=extra["reason"], **base)
         buttons = [Button(t("application.button.details", lang), f"progress:show:{app.reference}")]

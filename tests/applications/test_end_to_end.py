@@ -48,10 +48,11 @@ def test_customer_and_reviewer_through_the_whole_process(runtime, api, tokens):
     response = api.post(f"{base}/transitions", headers=rev, json={"to": "completed", "comment": "欢迎使用"})
     assert response.json()["stage"] == "completed" and response.json()["allowed_next"] == []
     notices = chat.outbox_texts(after=mark)
-    assert len(notices) == 5
+    assert len(notices) == 6
     for words, notice in zip(["进入初审", "进入审批", "审批通过", "正在办理", "已办结"], notices):
         assert words in notice and reference in notice
-    assert "修改初始密码" in notices[-1] and "工作人员备注：欢迎使用" in notices[-1]  # follow-up instructions
+    assert "修改初始密码" in notices[4] and "工作人员备注：欢迎使用" in notices[4]  # follow-up instructions
+    assert "请为本次办理服务打分" in notices[5]  # 满意度调查: asked once, right after 办结
 
     # the file download is recorded; the history names who did what
     file_item = next(i for i in response.json()["items"] if i["kind"] == "file")
