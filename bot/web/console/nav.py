@@ -19,6 +19,7 @@ NAV: list[NavItem] = [
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
     NavItem("/console/complaints", "complaint.console.nav", ("agent", "supervisor")),
     NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
+    NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
     NavItem("/console/staff", "console.nav.staff", ("admin",)),
     NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]
