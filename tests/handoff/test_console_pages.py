@@ -5,6 +5,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot.web.app import create_app
 from handoff_helpers import console_login, csrf_of, make_runtime, say, staff
-from storage.models import Conversation, HandoffSession, Rating, StaffUser
+from storage.models import Application, Conversation, HandoffSession, Rating, StaffUser, utcnow
 
 
 @pytest.fixture
@@ -319,6 +320,9 @@ def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints
         conv = s.scalars(select(Conversation)).one()
         ticket = complaints.create(s, app_rt.services.settings, conv, category="delay",
                                    description="等了两个小时").ticket
+        s.add(Application(reference="A2026-0001", service_id="social-card", service_name={"zh": "社保卡补办"},
+                          customer_id=conv.customer_id, conversation_id=conv.id, stage="initial_review",
+                          submitted_at=utcnow(), due_at=utcnow() - timedelta(days=1)))
         h = s.scalars(select(HandoffSession)).one()
         agent = s.get(StaffUser, alice.id)
         handoff.claim(s, app_rt.services, h.id, agent)
@@ -332,7 +336,8 @@ def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints
     page = boss.get("/console/dashboard").text
     assert 'id="fig-ratings-scores-average">5.0<' in page
     assert 'id="fig-complaints-received">1<' in page
-    assert "评分分布" in page and "投诉类别" in page
+    assert "评分分布" in page and "投诉类别" in page and "申请所处阶段" in page
+    assert 'id="fig-applications-overdue">1<' in page
     by_agent = list(csv.DictReader(io.StringIO(
         boss.get("/console/dashboard/ratings/by_agent.csv").text.lstrip("\ufeff"))))
     assert by_agent[0]["name"] == "Alice" and by_agent[0]["average"] == "5.0"
@@ -340,3 +345,4 @@ def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints
 
     conversation_page = boss.get(f"/console/conversations/{h.conversation_id}").text
     assert ticket in conversation_page and f"/console/complaints/{ticket}" in conversation_page
+    assert "/console/applications/A2026-0001" in conversation_page and "社保卡补办 · 初审中" in conversation_page

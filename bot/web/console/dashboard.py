@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from bot import complaints, handoff
+from bot import applications, complaints, handoff
 from bot.auth import get_session
 from bot.i18n import t, table
 from bot.web.console.pages import console_lang, render
@@ -31,10 +31,11 @@ SUPERVISOR = require_staff("supervisor")
 PERIODS = (1, 7, 30, 90)
 
 StatsFunction = Callable[..., dict[str, Any]]
-#: (name, ``stats(session, since, until)``) of every feature with figures; applications and the FAQ
-#: add theirs. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
+#: (name, ``stats(session, since, until)``) of every feature with figures; the FAQ adds its answer
+#: rate. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
 STAT_PROVIDERS: list[tuple[str, StatsFunction]] = [
     ("handoff", handoff.stats), ("ratings", feedback.stats), ("complaints", complaints.stats),
+    ("applications", applications.stats),
 ]
 #: The figures at the top of the page, as (provider, flattened key); those of a missing provider are left out.
 HEADLINES: list[tuple[str, str]] = [
@@ -42,7 +43,8 @@ HEADLINES: list[tuple[str, str]] = [
     ("handoff", "handoffs"), ("handoff", "handoff_rate"), ("handoff", "first_response_avg_s"),
     ("handoff", "within_target_rate"), ("handoff", "wait_avg_s"), ("ratings", "scores.average"),
     ("ratings", "requests.response_rate"), ("complaints", "received"), ("complaints", "overdue_now"),
-    ("complaints", "follow_up_answers.satisfaction_rate"),
+    ("complaints", "follow_up_answers.satisfaction_rate"), ("applications", "open"),
+    ("applications", "overdue"), ("applications", "compliance"),
 ]
 #: Keys every provider repeats that the page already shows as the period.
 HIDDEN = {"since", "until"}
@@ -52,8 +54,10 @@ DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("ratings", "scores.distribution"): "console.dashboard.stars.{}",
     ("complaints", "by_category"): "complaint.category.{}",
     ("complaints", "by_status"): "complaint.console.status.{}",
+    ("applications", "by_stage"): "application.stage.{}",
 }
-CHARTS = [("handoff", "by_reason"), ("ratings", "scores.distribution"), ("complaints", "by_category")]
+CHARTS = [("handoff", "by_reason"), ("ratings", "scores.distribution"), ("complaints", "by_category"),
+          ("applications", "by_stage")]
 
 
 def figures_of(request: Request, provider: StatsFunction, session: Session, since: datetime,

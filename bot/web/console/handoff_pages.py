@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import complaints, handoff
+from bot import applications, complaints, handoff
 from bot.auth import get_session, has_role
 from bot.handoff import HandoffError
 from bot.i18n import t
@@ -39,8 +39,7 @@ class Panel:
     rows: list[tuple[str | datetime, str, str | None]]
 
 
-#: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``:
-#: earlier handoffs and complaints; applications add theirs here.
+#: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``.
 CUSTOMER_PANELS: list[Callable[[Session, Customer, str], Panel]] = []
 
 
@@ -62,7 +61,15 @@ def _complaints(session: Session, customer: Customer, lang: str) -> Panel:
     ])
 
 
-CUSTOMER_PANELS.extend([_earlier_handoffs, _complaints])
+def _applications(session: Session, customer: Customer, lang: str) -> Panel:
+    return Panel("console.handoff.panel.applications", [
+        (a.reference or "", f"{a.service_name.get(lang) or a.service_id} · {t('application.stage.' + a.stage, lang)}",
+         f"/console/applications/{a.reference}")
+        for a in applications.customer_applications(session, customer)[:10]
+    ])
+
+
+CUSTOMER_PANELS.extend([_earlier_handoffs, _applications, _complaints])
 
 
 def local_time(request: Request) -> Callable[..., str]:
