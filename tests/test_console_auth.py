@@ -1,14 +1,13 @@
 """Console login, lockout, CSRF and role checks over HTTP."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import Runtime
 from bot.auth import add_staff
 from bot.web.app import create_app
+from tests.console_helpers import console_login
 
 
 @pytest.fixture
@@ -21,15 +20,8 @@ def client(sqlite_settings):
         yield c
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def login(client, username, password):
-    page = client.get("/console/login")
-    return client.post("/console/login", data={"username": username, "password": password,
-                                               "csrf_token": csrf_of(page.text), "next": "/console/outbox"},
-                       follow_redirects=False)
+    return console_login(client, username, password, next_page="/console/outbox")
 
 
 def test_anonymous_request_gets_the_login_page(client):
@@ -67,8 +59,5 @@ def test_lockout_after_repeated_failures(client):
 
 
 def test_open_redirect_is_refused(client):
-    page = client.get("/console/login")
-    response = client.post("/console/login", data={"username": "alice", "password": "correct horse",
-                                                   "csrf_token": csrf_of(page.text), "next": "https://evil.example/"},
-                           follow_redirects=False)
+    response = console_login(client, "alice", "correct horse", next_page="https://evil.example/")
     assert response.headers["location"] == "/console"

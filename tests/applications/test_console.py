@@ -13,6 +13,7 @@ from bot.web.app import create_app
 from storage.models import Application, FileAccess
 from tests.applications.helpers import GOOD_ID, PNG, Chat
 from tests.applications.test_chat_flow import submit_account_opening
+from tests.console_helpers import console_login, csrf_of
 
 
 @pytest.fixture
@@ -25,29 +26,18 @@ def console(sqlite_settings):
         yield runtime, client
 
 
-def login(client, username, password):
-    page = client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    client.post("/console/login", data={"username": username, "password": password, "csrf_token": token,
-                                        "next": "/console"})
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def test_reviewer_works_a_case_in_the_console(console):
     runtime, client = console
     chat = Chat(runtime)
     reference, _ = submit_account_opening(chat)
     assert client.get("/console/applications", follow_redirects=False).status_code == 303  # login first
-    login(client, "rita", "reviewer pass")
+    console_login(client, "rita", "reviewer pass")
     listing = client.get("/console/applications", params={"stage": "received"}).text
     assert reference in listing and "110***********002X" in listing and GOOD_ID not in listing  # lists mask
     page = client.get(f"/console/applications/{reference}").text
     assert GOOD_ID in page  # the reviewer needs the full number on the case page
 
-    token = csrf(page)
+    token = csrf_of(page)
     bad = client.post(f"/console/applications/{reference}/transition", data={"to": "approved", "csrf_token": token})
     assert bad.status_code == 409 and "cannot go from received to approved" in bad.text
     no_csrf = client.post(f"/console/applications/{reference}/transition", data={"to": "initial_review"})
@@ -85,7 +75,7 @@ def test_reviewer_works_a_case_in_the_console(console):
 def test_agent_sees_masked_and_cannot_act_or_open_files(console):
     runtime, client = console
     reference, _ = submit_account_opening(Chat(runtime))
-    login(client, "adam", "agent pass!")
+    console_login(client, "adam", "agent pass!")
     page = client.get(f"/console/applications/{reference}")
     assert page.status_code == 200 and GOOD_ID not in page.text and "110***********002X" in page.text
     assert "/transition" not in page.text

@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from bot.auth import hash_password
 from bot.config import Settings
 from bot.web.app import create_app
 from storage.models import StaffUser
+from tests.console_helpers import Answer, Hit
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -60,20 +60,6 @@ def shots(tmp_path: Path) -> Path:
     target = Path(os.environ.get("BOT_SCREENSHOTS_DIR") or tmp_path / "shots")
     target.mkdir(parents=True, exist_ok=True)
     return target
-
-
-@dataclass
-class Hit:
-    entry_id: str
-    score: float
-    question: str
-
-
-@dataclass
-class Answer:
-    decision: str
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)
 
 
 class SampleKnowledge:

@@ -2,31 +2,22 @@
 history, actions with CSRF, 409 for an illegal step, role checks."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.web.app import create_app
+from tests.console_helpers import console_login, csrf_of
 
 from .conftest import outbox_texts
 from .test_complaint_chat import file_complaint
 from .test_complaint_lifecycle import load, pass_deadline
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 @pytest.fixture
 def console(runtime, staff):
     def login(username: str) -> TestClient:
         client = TestClient(create_app(runtime, start_workers=False))
-        page = client.get("/console/login")
-        response = client.post("/console/login", data={"username": username, "password": "password123",
-                                                       "csrf_token": csrf_of(page.text), "next": "/console"},
-                               follow_redirects=False)
-        assert response.status_code == 303
+        assert console_login(client, username, "password123").status_code == 303
         return client
 
     return login

@@ -36,16 +36,3 @@ def staff(runtime: Runtime, username: str, role: str = "agent", on_duty: bool = 
 
 def say(runtime: Runtime, text: str = "", chat: str = "c1", **kw: object):
     return runtime.engine.handle(Incoming(channel="web", chat_id=chat, user_id=chat, text=text, **kw))
-
-
-def csrf_of(html: str) -> str:
-    import re
-
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def console_login(client, username: str, password: str = PASSWORD):
-    page = client.get("/console/login")
-    return client.post("/console/login", data={"username": username, "password": password,
-                                               "csrf_token": csrf_of(page.text), "next": "/console"},
-                       follow_redirects=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -13,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.web.app import create_app
-from handoff_helpers import console_login, csrf_of, make_runtime, say, staff
+from handoff_helpers import PASSWORD, make_runtime, say, staff
 from storage.models import Application, Conversation, HandoffSession, Rating, StaffUser, utcnow
+from tests.console_helpers import Answer, Hit, console_login, csrf_of
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def app_rt(sqlite_settings, tmp_path):
 def client_for(rt, username: str | None = None) -> TestClient:
     client = TestClient(create_app(rt, start_workers=False))
     if username:
-        assert console_login(client, username).status_code == 303
+        assert console_login(client, username, PASSWORD).status_code == 303
     return client
 
 
@@ -119,20 +119,6 @@ def test_anonymous_gets_the_login_page(app_rt, path):
 def test_every_page_checks_the_role(app_rt, username, role, path, status):
     staff(app_rt, username, role=role)
     assert client_for(app_rt, username).get(path, headers={"accept": "text/html"}).status_code == status
-
-
-@dataclass
-class Hit:
-    entry_id: str
-    score: float
-    question: str
-
-
-@dataclass
-class Answer:
-    decision: str
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)
 
 
 class FakeKnowledge:
@@ -231,7 +217,7 @@ def test_admin_disables_an_account_and_its_session_ends(app_rt):
     admin = client_for(app_rt, "ada")
     admin.post(f"/console/staff/{bob.id}/active", data={"csrf_token": token(admin, "/console/staff"), "active": "0"})
     assert bob_client.get("/console/queue", follow_redirects=False).status_code == 303
-    assert console_login(client_for(app_rt), "bob").status_code == 401
+    assert console_login(client_for(app_rt), "bob", PASSWORD).status_code == 401
     with app_rt.services.db.session() as s:
         assert s.get(StaffUser, bob.id).on_duty is False
     admin.post("/console/staff", data={"csrf_token": token(admin, "/console/staff"), "username": "newbie",
