@@ -365,13 +365,20 @@ class ApplicationHandler(Handler):
             return None
         return apps.owned_by(ctx.session, ctx.customer, app.reference, lock=True)
 
-    def start_fix(self, ctx: Context, app_id: str) -> list[Reply]:
-        app = self._own(ctx, app_id)
+    def _not_correctable(self, ctx: Context, app: Application | None) -> list[Reply] | None:
+        """Why the customer cannot correct or resubmit this application now; None when they can."""
         if app is None:
             return [Reply(ctx.t("application.not_found"), menu_buttons(ctx.lang))]
         if app.stage != "correction_requested":
             return [Reply(ctx.t("application.fix.not_needed", reference=app.reference,
                                 stage=apps.stage_name(app.stage, ctx.lang)))]
+        return None
+
+    def start_fix(self, ctx: Context, app_id: str) -> list[Reply]:
+        app = self._own(ctx, app_id)
+        refusal = self._not_correctable(ctx, app)
+        if refusal:
+            return refusal
         service = apps.catalog(ctx.services).get(app.service_id)
         if service is None:
             return [Reply(ctx.t("application.service_gone", service=apps.service_label(app, ctx.lang)),
@@ -401,11 +408,9 @@ class ApplicationHandler(Handler):
 
     def resubmit(self, ctx: Context, app_id: str) -> list[Reply]:
         app = self._own(ctx, app_id)
-        if app is None:
-            return [Reply(ctx.t("application.not_found"), menu_buttons(ctx.lang))]
-        if app.stage != "correction_requested":
-            return [Reply(ctx.t("application.fix.not_needed", reference=app.reference,
-                                stage=apps.stage_name(app.stage, ctx.lang)))]
+        refusal = self._not_correctable(ctx, app)
+        if refusal:
+            return refusal
         service = apps.catalog(ctx.services).get(app.service_id)
         try:
             apps.resubmit(ctx.session, ctx.services, app, service)
