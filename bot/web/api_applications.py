@@ -6,6 +6,7 @@ download is recorded with who and when.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -224,14 +225,19 @@ def _find(session: Session, reference: str, lock: bool = False) -> Application:
     return app
 
 
-def _apply(call):  # type: ignore[no-untyped-def]
-    """Run a stage change; its refusals become 409 (illegal now) or 422 (incomplete request)."""
+def _change(request: Request, session: Session, principal: Principal, reference: str,
+            change: Callable[[Services, Application], object]) -> dict[str, Any]:
+    """Lock the case, make one change to it, and answer with the case as it now stands; the change's
+    refusals become 409 (illegal now) or 422 (incomplete request)."""
+    services = request.app.state.services
+    app = _find(session, reference, lock=True)
     try:
-        return call()
+        change(services, app)
     except apps.IllegalTransition as exc:
         raise HTTPException(409, str(exc)) from None
     except apps.InvalidRequest as exc:
         raise HTTPException(422, str(exc)) from None
+    return detail(session, services, app, _sees_pii(principal))
 
 
 @router.get("", response_model=ListOut, summary="List applications")
@@ -274,35 +280,32 @@ def get_application(reference: str, request: Request, principal: Principal = Dep
                         422: {"description": "Missing reason/remedy or unknown stage"}})
 def post_transition(reference: str, body: TransitionIn, request: Request, principal: Principal = Depends(WRITE),
                     session: Session = DB_SESSION) -> dict[str, Any]:
-    services = request.app.state.services
-    app = _find(session, reference, lock=True)
-    if body.to == "correction_requested":
-        raise HTTPException(422, "a correction names its items: POST .../correction")
-    _apply(lambda: apps.transition(session, services, app, body.to, _actor(principal), comment=body.comment,
-                                   reason=body.reason, remedy=body.remedy, follow_up=body.follow_up))
-    return detail(session, services, app, _sees_pii(principal))
+    def move(services: Services, app: Application) -> None:
+        if body.to == "correction_requested":
+            raise HTTPException(422, "a correction names its items: POST .../correction")
+        apps.transition(session, services, app, body.to, _actor(principal), comment=body.comment,
+                        reason=body.reason, remedy=body.remedy, follow_up=body.follow_up)
+
+    return _change(request, session, principal, reference, move)
 
 
 @router.post("/{reference}/correction", response_model=DetailOut, summary="Request a correction (补正) naming items",
              responses={409: {"description": "Not allowed from the current stage"}})
 def post_correction(reference: str, body: CorrectionIn, request: Request, principal: Principal = Depends(WRITE),
                     session: Session = DB_SESSION) -> dict[str, Any]:
-    services = request.app.state.services
-    app = _find(session, reference, lock=True)
     items = [{"material": i.material, "note": i.note or ""} for i in body.items]
-    _apply(lambda: apps.transition(session, services, app, "correction_requested", _actor(principal),
-                                   comment=body.comment, items=items))
-    return detail(session, services, app, _sees_pii(principal))
+    return _change(request, session, principal, reference,
+                   lambda services, app: apps.transition(session, services, app, "correction_requested",
+                                                         _actor(principal), comment=body.comment, items=items))
 
 
 @router.post("/{reference}/extensions", response_model=DetailOut, summary="Extend the time limit, with a reason",
              responses={409: {"description": "Closed, or the time limit is paused"}})
 def post_extension(reference: str, body: ExtensionIn, request: Request, principal: Principal = Depends(WRITE),
                    session: Session = DB_SESSION) -> dict[str, Any]:
-    services = request.app.state.services
-    app = _find(session, reference, lock=True)
-    _apply(lambda: apps.extend(session, services, app, body.days, body.reason, _actor(principal)))
-    return detail(session, services, app, _sees_pii(principal))
+    return _change(request, session, principal, reference,
+                   lambda services, app: apps.extend(session, services, app, body.days, body.reason,
+                                                     _actor(principal)))
 
 
 @router.get("/{reference}/files/{item_id}", summary="Download one material file (recorded)",
