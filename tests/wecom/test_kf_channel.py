@@ -32,6 +32,13 @@ def retry_now(bot) -> None:  # noqa: ANN001
         s.execute(update(InboxItem).where(InboxItem.status == "pending").values(next_attempt_at=utcnow()))
 
 
+def the_reply(bot) -> tuple[str, str | None]:  # noqa: ANN001
+    """Status and last error of the one reply in the outbox."""
+    with bot.db.session() as s:
+        item = s.scalars(select(OutboxItem)).one()
+        return item.status, item.last_error
+
+
 def test_sync_pages_through_the_cursor_and_answers_each_message(bot, fake):
     fake.kf_page_size = 2
     for i in range(5):
@@ -107,9 +114,8 @@ def test_after_48_hours_replies_wait_for_the_customer(bot, fake):
     kf_event(bot, "tok-1")
     bot.pump()
     assert fake.calls_to("kf/send_msg") == []
-    with bot.db.session() as s:
-        item = s.scalars(select(OutboxItem)).one()
-        assert item.status == "pending" and "48 hours" in item.last_error
+    status, error = the_reply(bot)
+    assert status == "pending" and "48 hours" in error
     fake.add_kf_message("wmBob", "b-2", "在吗")
     kf_event(bot, "tok-2")
     bot.pump()
@@ -121,9 +127,8 @@ def test_wecom_saying_the_limit_is_reached_defers_too(bot, fake):
     fake.kf_quota["wmCarol"] = 0  # a servicer already used the five messages from the WeCom app
     kf_event(bot, "tok-1")
     bot.pump()
-    with bot.db.session() as s:
-        item = s.scalars(select(OutboxItem)).one()
-        assert item.status == "pending" and "95001" in item.last_error
+    status, error = the_reply(bot)
+    assert status == "pending" and "95001" in error
 
 
 def test_handoff_to_person_moves_the_session(bot, fake):
@@ -140,9 +145,8 @@ def test_handoff_to_person_moves_the_session(bot, fake):
     fake.add_kf_message("wmDan", "d-1", "你好")
     kf_event(bot, "tok-1")
     bot.pump()
-    with bot.db.session() as s:
-        item = s.scalars(select(OutboxItem)).one()
-        assert item.status == "failed" and "95018" in item.last_error
+    status, error = the_reply(bot)
+    assert status == "failed" and "95018" in error
 
 
 def test_kf_files_menu_clicks_and_numbers(bot, fake):
