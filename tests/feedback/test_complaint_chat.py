@@ -9,14 +9,20 @@ from storage.models import Complaint, ComplaintEvent, Job
 from .conftest import payloads, texts
 
 
-def file_complaint(send, ticket_out: list[str] | None = None) -> str:
-    """The shortest complaint: category, description, no files, no application, reply in chat."""
+def file_complaint(send, category: str = "staff_conduct", description: str = "窗口工作人员态度很差，不回答问题",
+                   email: str | None = None) -> str:
+    """The shortest complaint: category, description, no files, no application; the reply comes in chat,
+    or by email when an address is given."""
     send(button="complaint:start")
-    send(button="complaint:cat:staff_conduct")
-    send("窗口工作人员态度很差，不回答问题")
+    send(button=f"complaint:cat:{category}")
+    send(description)
     send(button="complaint:files_done")
     send(button="complaint:app:none")
-    send(button="complaint:contact:chat")
+    if email:
+        send(button="complaint:contact:email")
+        send(email)
+    else:
+        send(button="complaint:contact:chat")
     replies = send(button="complaint:submit")
     ticket = complaints.normalize_ticket(texts(replies))
     assert ticket is not None, texts(replies)

@@ -167,15 +167,7 @@ def test_a_customer_who_chose_email_is_also_told_by_email(runtime, say, staff):
     from bot.notify import EMAIL_JOB
 
     runtime.services.settings.smtp_host = "smtp.example.org"
-    send = say("frank")
-    send(button="complaint:start")
-    send(button="complaint:cat:other")
-    send("Nobody answered my letter for a month.")
-    send(button="complaint:files_done")
-    send(button="complaint:app:none")
-    send(button="complaint:contact:email")
-    send("frank@example.org")
-    ticket = complaints.normalize_ticket(texts(send(button="complaint:submit")))
+    ticket = file_complaint(say("frank"), "other", "Nobody answered my letter for a month.", email="frank@example.org")
     act(runtime, ticket, "assign", staff_id=staff["agent1"])
     with runtime.services.db.session() as s:
         (mail,) = s.scalars(select(Job).where(Job.kind == EMAIL_JOB))
