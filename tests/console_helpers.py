@@ -2,7 +2,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
+
+from bot.app import Runtime
+from bot.auth import add_staff
+from bot.config import Settings
+from bot.web.app import create_app
+
+
+@contextmanager
+def console_app(settings: Settings, accounts: list[tuple[str, str, str, str]]) -> Iterator[tuple[Runtime, TestClient]]:
+    """A runtime with these staff accounts (username, password, role, display name) and a client of its app."""
+    runtime = Runtime.build(settings, channels={})
+    with runtime.services.db.session() as s:
+        for username, password, role, display_name in accounts:
+            add_staff(s, username, password, role, display_name)
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        yield runtime, client
 
 
 def csrf_of(html: str) -> str:

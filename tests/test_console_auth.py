@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from bot.app import Runtime
-from bot.auth import add_staff
-from bot.web.app import create_app
-from tests.console_helpers import console_login
+from tests.console_helpers import console_app, console_login
 
 
 @pytest.fixture
 def client(sqlite_settings):
-    runtime = Runtime.build(sqlite_settings, channels={})
-    with runtime.services.db.session() as s:
-        add_staff(s, "alice", "correct horse", "supervisor", "Alice")
-        add_staff(s, "rita", "reviewer pass", "reviewer", "Rita")
-    with TestClient(create_app(runtime, start_workers=False)) as c:
-        yield c
+    with console_app(sqlite_settings, [("alice", "correct horse", "supervisor", "Alice"),
+                                       ("rita", "reviewer pass", "reviewer", "Rita")]) as (_, client):
+        yield client
 
 
 def login(client, username, password):

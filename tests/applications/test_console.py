@@ -4,26 +4,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot.app import Runtime
-from bot.auth import add_staff
-from bot.web.app import create_app
 from storage.models import Application, FileAccess
 from tests.applications.helpers import GOOD_ID, PNG, Chat
 from tests.applications.test_chat_flow import submit_account_opening
-from tests.console_helpers import console_login, csrf_of
+from tests.console_helpers import console_app, console_login, csrf_of
 
 
 @pytest.fixture
 def console(sqlite_settings):
-    runtime = Runtime.build(sqlite_settings, channels={})
-    with runtime.services.db.session() as s:
-        add_staff(s, "rita", "reviewer pass", "reviewer", "Rita")
-        add_staff(s, "adam", "agent pass!", "agent", "Adam")
-    with TestClient(create_app(runtime, start_workers=False)) as client:
-        yield runtime, client
+    with console_app(sqlite_settings, [("rita", "reviewer pass", "reviewer", "Rita"),
+                                       ("adam", "agent pass!", "agent", "Adam")]) as runtime_and_client:
+        yield runtime_and_client
 
 
 def test_reviewer_works_a_case_in_the_console(console):
