@@ -1,0 +1,86 @@
+"""Wiring: settings -> database -> services -> engine -> channels and background workers."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.attachments import AttachmentStore
+from bot.channels.base import Channel
+from bot.config import Settings
+from bot.engine import Engine
+from bot.inbox import InboxWorker
+from bot.jobs import JobFunction, JobRunner
+from bot.outbox import OutboxSender
+from bot.services import Services
+from handlers import all_handlers
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, migrate: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    if migrate:
+        db.upgrade()
+    return Services(
+        settings=settings,
+        db=db,
+        attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
+    )
+
+
+def job_functions() -> dict[str, JobFunction]:
+    """Every kind of timed job the features define."""
+    from bot.notify import EMAIL_JOB, send_email_job
+
+    return {EMAIL_JOB: send_email_job}
+
+
+def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
+    """The platform channels switched on by the settings (web chat and terminal need no sender)."""
+    return {}
+
+
+@dataclass
+class Runtime:
+    """Everything a running server holds; started and stopped as one."""
+
+    services: Services
+    engine: Engine
+    channels: dict[str, Channel] = field(default_factory=dict)
+    outbox: OutboxSender | None = None
+    inbox: InboxWorker | None = None
+    jobs: JobRunner | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, channels: dict[str, Channel] | None = None) -> "Runtime":
+        """Wire everything from the settings; tests pass their own (fake-backed) channels."""
+        services = build_services(settings)
+        engine = Engine(services, all_handlers())
+        if channels is None:
+            channels = build_channels(settings, services)
+        runtime = cls(services, engine, channels)
+        runtime.outbox = OutboxSender(services.db, channels, settings.outbox_max_attempts, settings.outbox_poll_seconds)
+        runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
+        runtime.jobs = JobRunner(services, job_functions(), settings.jobs_poll_seconds)
+        services.wake_outbox = runtime.outbox.wake
+        return runtime
+
+    async def start(self) -> None:
+        assert self.outbox and self.inbox and self.jobs
+        await self.outbox.start()
+        await self.inbox.start()
+        await self.jobs.start()
+        for channel in self.channels.values():
+            await channel.start()
+        log.info("started: channels=%s database=%s", ",".join(self.channels) or "web",
+                 self.services.db.url.get_backend_name())
+
+    async def stop(self) -> None:
+        for channel in self.channels.values():
+            await channel.stop()
+        for worker in (self.jobs, self.inbox, self.outbox):
+            if worker:
+                await worker.stop()
+        self.services.db.dispose()

@@ -1,0 +1,56 @@
+"""The small interface every platform implements (after Rasa's Input/OutputChannel).
+
+A channel parses its platform's deliveries into ``Incoming`` and renders ``Reply``
+objects back. It knows no business rule: the engine and handlers decide.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from bot.messages import Incoming, Reply
+
+
+class SendError(Exception):
+    """A send that did not go through."""
+
+
+class TemporarySendError(SendError):
+    """Try again later (network down, 5xx, rate limit). ``retry_after`` in seconds if the platform said."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help (chat blocked the bot, bad request): mark the reply failed at once."""
+
+
+class DeferredSendError(SendError):
+    """The platform may not take this message now (e.g. a closed reply window); send it after the
+    customer's next message, which resets the wait."""
+
+
+class Channel(ABC):
+    """A platform adapter."""
+
+    #: Short stable name stored with every customer, conversation and outbox row.
+    name: str = ""
+
+    @abstractmethod
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Deliver one reply; return the platform's message id if it has one.
+
+        Raise ``TemporarySendError``, ``PermanentSendError`` or ``DeferredSendError``.
+        """
+
+    async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
+        """Turn a recorded delivery (the inbox row's payload) into messages for the engine."""
+        raise NotImplementedError(f"{type(self).__name__} receives synchronously and records no deliveries")
+
+    async def start(self) -> None:
+        """Begin receiving (polling loops); called once when the server starts."""
+
+    async def stop(self) -> None:
+        """Stop receiving and release connections."""

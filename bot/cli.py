@@ -1,0 +1,125 @@
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create``."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import setup_logging
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import Runtime
+    from bot.web.app import create_app
+
+    host, port = args.host or settings.host, args.port or settings.port
+    runtime = Runtime.build(settings)
+    app = create_app(runtime)
+    print(f"Service desk bot: web chat at http://{host}:{port}/  (console: /console)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import Runtime
+    from bot.channels.terminal import TerminalChat
+
+    TerminalChat(Runtime.build(settings), chat_id=args.chat_id).run()
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import Database
+
+    Database(settings.effective_database_url).upgrade()
+    print("database is up to date")
+    return 0
+
+
+def _config(settings: Settings, args: argparse.Namespace) -> int:
+    for name, value in settings.masked().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from bot.auth import StaffError, add_staff
+
+    password = args.password or os.environ.get("BOT_STAFF_PASSWORD") or getpass.getpass("password: ")
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            user = add_staff(session, args.username, password, args.role, args.name)
+            print(f"staff account {user.username!r} ({user.role}) created, id {user.id}")
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from bot.auth import StaffError, create_api_token
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            token = create_api_token(session, args.name, args.role)
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    print("(shown once: store it now)", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot.auth import ROLES
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Service desk chatbot.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server, channels and background workers")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--chat-id", help="continue the conversation with this id")
+    chat.set_defaults(func=_chat)
+
+    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
+
+    sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=_config)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
+    add = staff.add_parser("add", help="create a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--name", help="display name")
+    add.add_argument("--password", help="default: BOT_STAFF_PASSWORD or a prompt")
+    add.set_defaults(func=_staff_add)
+
+    tokens = sub.add_parser("api-token", help="REST API tokens").add_subparsers(dest="token_command", required=True)
+    create = tokens.add_parser("create", help="create a token and print it once")
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.set_defaults(func=_api_token_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    return int(args.func(settings, args) or 0)

@@ -1,0 +1,131 @@
+"""Settings: environment variables prefixed ``BOT_`` (and an optional ``.env`` file).
+
+Validated once at start; a wrong value stops the start with a message that
+names the variable. Secrets are ``SecretStr`` so they never print by accident.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "data"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot. The README's table lists them all."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Core
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, attachments and caches.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file under BOT_DATA_DIR.")
+    knowledge_dir: Path = Field(SAMPLE_KNOWLEDGE_DIR, description="Knowledge folder (FAQ and service files).")
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    public_url: str | None = Field(None, description="Public base URL of the server, used in links sent to customers.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    default_language: Literal["zh", "en"] = Field("zh", description="Language before one is detected.")
+    secret_key: SecretStr | None = Field(None, description="Key signing console sessions; default: generated once and kept under BOT_DATA_DIR.")
+
+    # Limits
+    max_message_chars: int = Field(4000, ge=100, description="Longer customer messages are cut to this length.")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest file a customer may send.")
+    rate_limit_per_minute: int = Field(30, ge=1, description="Web chat requests per minute per session and per address.")
+
+    # Outbox and jobs
+    outbox_max_attempts: int = Field(8, ge=1, description="Tries before a reply is marked failed.")
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox sender looks for work.")
+    jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the job runner looks for due jobs.")
+
+    # Telegram
+    telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
+    telegram_mode: Literal["polling", "webhook", "off"] = Field("off", description="How updates arrive.")
+    telegram_base_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL (token appended).")
+    telegram_webhook_secret: SecretStr | None = Field(None, description="Secret checked in X-Telegram-Bot-Api-Secret-Token.")
+
+    # WeCom
+    wecom_corp_id: str | None = Field(None, description="WeCom corp id.")
+    wecom_agent_id: int | None = Field(None, description="WeCom self-built app agent id.")
+    wecom_secret: SecretStr | None = Field(None, description="WeCom app secret.")
+    wecom_token: SecretStr | None = Field(None, description="Callback token.")
+    wecom_aes_key: SecretStr | None = Field(None, description="Callback EncodingAESKey (43 characters).")
+    wecom_base_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom API base URL.")
+
+    # Staff console
+    console_max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row before an account is locked.")
+    console_lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    console_session_hours: int = Field(12, ge=1, description="How long a console login lasts.")
+    cookie_secure: bool | None = Field(None, description="Send console cookies only over HTTPS; default: when the request is HTTPS.")
+
+    # Email notifications (result notices by email where the customer gave an address)
+    smtp_host: str | None = Field(None, description="SMTP server; email notifications are off without it.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP login user.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_from: str = Field("service-desk@example.com", description="Sender address of notification emails.")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection.")
+
+    @field_validator("telegram_base_url", "wecom_base_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bot.sqlite3').resolve()}"
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings with secrets masked, for ``python -m bot config``."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown = "******" if value.get_secret_value() else ""
+            elif value is None:
+                shown = ""
+            else:
+                shown = str(value)
+            if name == "database_url":
+                shown = mask_url_password(self.effective_database_url)
+            out["BOT_" + name.upper()] = shown
+        return out
+
+
+def mask_url_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as is; validation reports it
+        return url
+
+
+class SettingsError(Exception):
+    """Raised with one human-readable line per wrong variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "BOT_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,224 @@
+"""The engine: one incoming message in, replies stored in the outbox, in one transaction.
+
+    Incoming -> drop repeats -> lock the conversation -> record the message
+      -> human mode? stop (staff answer) -> route to a handler
+      -> transcript + outbox in the same transaction -> wake the sender
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.attachments import AttachmentRejected
+from bot.i18n import detect_language, t
+from bot.messages import Incoming, Reply
+from bot.outbox import enqueue, wake_chat
+from bot.services import Services
+from handlers.base import Context, Handler, menu_buttons
+from storage.models import Attachment, Conversation, Customer, InboxItem, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def clean_text(raw: str, limit: int) -> tuple[str, bool]:
+    """Strip invisible and control characters and whitespace; cut to ``limit``. Returns (text, was_cut)."""
+    text = _INVISIBLE.sub("", raw)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = text.strip()
+    if len(text) > limit:
+        return text[:limit], True
+    return text, False
+
+
+@dataclass
+class HandleResult:
+    conversation_id: int | None = None
+    replies: list[Reply] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    duplicate: bool = False
+
+
+class Engine:
+    """Routes each message to one handler. Handlers are ordered by ``priority``."""
+
+    def __init__(self, services: Services, handlers: list[Handler]) -> None:
+        self.services = services
+        self.handlers = sorted(handlers, key=lambda h: h.priority)
+        self.by_name = {h.name: h for h in self.handlers}
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def handle(self, incoming: Incoming) -> HandleResult:
+        """Handle a message from a channel that answers synchronously (web chat, terminal)."""
+        with self.services.db.session() as session:
+            if incoming.delivery_key:
+                try:
+                    with session.begin_nested():
+                        session.add(
+                            InboxItem(
+                                channel=incoming.channel,
+                                delivery_key=incoming.delivery_key,
+                                chat_id=incoming.chat_id,
+                                status="done",
+                                processed_at=utcnow(),
+                            )
+                        )
+                except IntegrityError:
+                    log.info("duplicate delivery dropped channel=%s key=%s", incoming.channel, incoming.delivery_key)
+                    return HandleResult(duplicate=True)
+            result = self._process(session, incoming)
+        self.services.wake_outbox()
+        return result
+
+    def handle_recorded(self, inbox_id: int, incomings: list[Incoming]) -> HandleResult | None:
+        """Handle the messages parsed from a recorded delivery, exactly once.
+
+        The inbox row is locked and marked done in the same transaction as the handling,
+        so a crash anywhere leaves it pending for another try and never half-done.
+        """
+        with self.services.db.session() as session:
+            query = select(InboxItem).where(InboxItem.id == inbox_id)
+            if self.services.db.is_postgres:
+                query = query.with_for_update()
+            item = session.scalars(query).one_or_none()
+            if item is None or item.status == "done":
+                return None
+            result = HandleResult()
+            for incoming in incomings:
+                one = self._process(session, incoming)
+                result.conversation_id = one.conversation_id
+                result.replies += one.replies
+                result.outbox_ids += one.outbox_ids
+            item.status, item.processed_at, item.conversation_id = "done", utcnow(), result.conversation_id
+        self.services.wake_outbox()
+        return result
+
+    # -- the work -----------------------------------------------------------------------------
+
+    def _process(self, session: Session, incoming: Incoming) -> HandleResult:
+        conversation = self.lock_conversation(session, incoming)
+        settings = self.services.settings
+        text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
+        if conversation.language is None:
+            conversation.language = incoming.lang_hint if incoming.lang_hint in ("zh", "en") else detect_language(text)
+        ctx = Context(
+            session=session,
+            incoming=incoming,
+            customer=conversation.customer,
+            conversation=conversation,
+            services=self.services,
+            text=text,
+        )
+        if was_cut:
+            ctx.notices.append(Reply(ctx.t("fallback.truncated", limit=settings.max_message_chars)))
+        self._store_files(ctx)
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="in",
+                sender="customer",
+                text=text,
+                button=(incoming.button or "")[:256] or None,
+                payload={"attachments": [a.id for a in ctx.attachments]},
+                platform_message_id=incoming.message_id,
+            )
+        )
+        conversation.last_message_at = utcnow()
+        wake_chat(session, conversation.channel, conversation.chat_id)
+
+        if conversation.mode == "human":
+            log.info("conversation=%s message relayed to staff", conversation.id)
+            replies = ctx.notices
+        else:
+            replies = ctx.notices + self._route_safely(ctx)
+        ids = enqueue(session, conversation, replies)
+        return HandleResult(conversation.id, replies, ids)
+
+    def lock_conversation(self, session: Session, incoming: Incoming) -> Conversation:
+        """Find or create the customer and conversation, and hold the conversation's row lock
+        until commit so one chat's messages are handled one after another, on any worker."""
+        dialect = postgresql if self.services.db.is_postgres else sqlite
+        session.execute(
+            dialect.insert(Customer)
+            .values(channel=incoming.channel, external_id=incoming.user_id, display_name=incoming.user_name,
+                    created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        )
+        customer = session.scalars(
+            select(Customer).where(Customer.channel == incoming.channel, Customer.external_id == incoming.user_id)
+        ).one()
+        if incoming.contact_phone:
+            customer.phone = incoming.contact_phone
+        session.execute(
+            dialect.insert(Conversation)
+            .values(customer_id=customer.id, channel=incoming.channel, chat_id=incoming.chat_id,
+                    state_data={}, mode="bot", created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "chat_id"])
+        )
+        query = select(Conversation).where(
+            Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id
+        ).execution_options(populate_existing=True)
+        if self.services.db.is_postgres:
+            query = query.with_for_update(of=Conversation)
+        return session.scalars(query).one()
+
+    def _store_files(self, ctx: Context) -> None:
+        store = self.services.attachments
+        for file in ctx.incoming.files:
+            try:
+                ctx.attachments.append(store.save(ctx.session, file.data, file.name, ctx.conversation))
+            except AttachmentRejected as exc:
+                log.info("conversation=%s attachment refused: %s", ctx.conversation.id, exc.reason)
+                if exc.reason == "too_large":
+                    limit = f"{store.max_bytes // (1024 * 1024)} MB"
+                    ctx.notices.append(Reply(ctx.t("attachment.too_large", name=exc.name, limit=limit)))
+                else:
+                    ctx.notices.append(Reply(ctx.t("attachment.bad_type", name=exc.name)))
+
+    def _route_safely(self, ctx: Context) -> list[Reply]:
+        savepoint = ctx.session.begin_nested()
+        try:
+            replies = self.route(ctx)
+            savepoint.commit()
+            return replies
+        except Exception:  # noqa: BLE001 - one broken handler must not break the conversation
+            savepoint.rollback()
+            log.exception("conversation=%s handler failed; state left as before", ctx.conversation.id)
+            ctx.session.refresh(ctx.conversation)
+            return [Reply(ctx.t("error.internal"), menu_buttons(ctx.lang))]
+
+    def route(self, ctx: Context) -> list[Reply]:
+        """Button -> interrupting intent -> the flow that owns the state -> intents -> fallback."""
+        payload = ctx.incoming.button
+        if payload:
+            handler = self.by_name.get(payload.split(":", 1)[0])
+            replies = handler.on_button(ctx, payload) if handler else None
+            if replies is not None:
+                return replies
+            return self.by_name["menu"].on_button(ctx, "menu:unavailable:" + payload) or []
+        for handler in self.handlers:
+            if handler.interrupts and (replies := handler.on_intent(ctx)) is not None:
+                return replies
+        if ctx.state:
+            owner = self.by_name.get(ctx.state.split(":", 1)[0])
+            if owner is not None and (replies := owner.on_state(ctx)) is not None:
+                return replies
+            if owner is None:
+                log.warning("conversation=%s state %r has no handler; cleared", ctx.conversation.id, ctx.state)
+                ctx.clear_state()
+        for handler in self.handlers:
+            if not handler.interrupts and (replies := handler.on_intent(ctx)) is not None:
+                return replies
+        return [Reply(ctx.t("fallback.unknown"), menu_buttons(ctx.lang))]
+
+

@@ -1,0 +1,140 @@
+"""Timed work (reminders, deadlines, idle timeouts) as rows, run once across all workers.
+
+A job is leased before it runs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the
+single-writer lock on SQLite); a worker that dies mid-run lets the lease expire and
+another takes the job. Jobs survive restarts because they are rows, not timers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.services import Services
+from storage.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+
+#: kind -> function(session, job, services); runs inside the job's own transaction.
+JobFunction = Callable[[Session, Job, Services], None]
+
+
+def schedule(
+    session: Session, kind: str, run_at: datetime, payload: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> Job:
+    """Add a job, or move the pending one with the same ``dedupe_key`` to the new time."""
+    if dedupe_key is not None:
+        existing = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one_or_none()
+        if existing is not None:
+            existing.kind, existing.run_at, existing.payload = kind, run_at, dict(payload or {})
+            existing.status, existing.attempts, existing.last_error = "pending", 0, None
+            return existing
+    job = Job(kind=kind, run_at=run_at, payload=dict(payload or {}), dedupe_key=dedupe_key)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def cancel(session: Session, dedupe_key: str) -> bool:
+    result = session.execute(
+        update(Job).where(Job.dedupe_key == dedupe_key, Job.status == "pending").values(status="cancelled")
+    )
+    return bool(result.rowcount)
+
+
+class JobRunner:
+    def __init__(self, services: Services, functions: dict[str, JobFunction], poll_seconds: float) -> None:
+        self.services = services
+        self.functions = functions
+        self.poll_seconds = poll_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="job-runner")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                ran = await asyncio.to_thread(self.run_due)
+            except Exception:  # noqa: BLE001 - keep the runner alive through a database hiccup
+                log.exception("job runner pass failed")
+                ran = 0
+            if not ran:
+                await asyncio.sleep(self.poll_seconds)
+
+    def claim(self, limit: int = 10) -> list[int]:
+        now = utcnow()
+        db = self.services.db
+        with db.session() as session:
+            query = (
+                select(Job)
+                .where(
+                    Job.kind.in_(list(self.functions)),
+                    or_(
+                        (Job.status == "pending") & (Job.run_at <= now),
+                        (Job.status == "running") & (Job.lease_until < now),
+                    ),
+                )
+                .order_by(Job.run_at)
+                .limit(limit)
+            )
+            if db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            jobs = list(session.scalars(query))
+            for job in jobs:
+                job.status, job.locked_by, job.lease_until = "running", self.worker_id, now + LEASE
+                job.attempts += 1
+            return [job.id for job in jobs]
+
+    def run_due(self) -> int:
+        """Run every due job once; returns how many ran."""
+        ids = self.claim()
+        for job_id in ids:
+            self._run_one(job_id)
+        if ids:
+            self.services.wake_outbox()
+        return len(ids)
+
+    def _run_one(self, job_id: int) -> None:
+        db = self.services.db
+        try:
+            with db.session() as session:
+                job = session.get(Job, job_id)
+                if job is None or job.status != "running" or job.locked_by != self.worker_id:
+                    return
+                self.functions[job.kind](session, job, self.services)
+                job.status, job.done_at, job.lease_until = "done", utcnow(), None
+        except Exception as exc:  # noqa: BLE001 - a failing job is retried, then marked failed
+            log.exception("job %s failed", job_id)
+            with db.session() as session:
+                job = session.get(Job, job_id)
+                if job is None:
+                    return
+                job.last_error = repr(exc)[:2000]
+                if job.attempts >= MAX_ATTEMPTS:
+                    job.status = "failed"
+                else:
+                    job.status = "pending"
+                    job.run_at = utcnow() + timedelta(seconds=30 * 2 ** job.attempts)
+                job.lease_until = None

@@ -1,0 +1,69 @@
+"""Platform-free messages: what a channel hands the engine and what handlers return."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Button:
+    """A choice offered to the customer; ``payload`` comes back in ``Incoming.button``."""
+
+    label: str
+    payload: str
+
+
+@dataclass
+class FileRef:
+    """A file sent to the customer: a stored attachment or a public URL."""
+
+    name: str
+    url: str | None = None
+    attachment_id: int | None = None
+
+
+@dataclass
+class Reply:
+    """One message from the bot (or staff) to a customer."""
+
+    text: str = ""
+    buttons: list[Button] = field(default_factory=list)
+    files: list[FileRef] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Reply":
+        return cls(
+            text=data.get("text", ""),
+            buttons=[Button(**b) for b in data.get("buttons", [])],
+            files=[FileRef(**f) for f in data.get("files", [])],
+        )
+
+
+@dataclass
+class IncomingFile:
+    """A file as the channel downloaded it; the engine stores it and hands handlers a record."""
+
+    data: bytes
+    name: str | None = None
+    declared_mime: str | None = None
+
+
+@dataclass
+class Incoming:
+    """One customer message, parsed by a channel adapter."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+    text: str = ""
+    button: str | None = None
+    files: list[IncomingFile] = field(default_factory=list)
+    message_id: str | None = None
+    user_name: str | None = None
+    lang_hint: str | None = None
+    contact_phone: str | None = None
+    #: Unique key of this delivery on its platform (update_id, MsgId, ...); repeats are dropped.
+    delivery_key: str | None = None

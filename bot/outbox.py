@@ -1,0 +1,212 @@
+"""The outbox: every reply is a row first, then a send. A failed send never loses the reply.
+
+``enqueue`` is used by the engine and by anything that speaks to a customer later
+(notifications, an agent's words). ``OutboxSender`` drains it per channel, in order
+per chat, with retries and backoff; on PostgreSQL several workers share it through
+``FOR UPDATE SKIP LOCKED``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased
+
+from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
+from bot.messages import Reply
+from storage.models import Conversation, Message, OutboxItem, utcnow
+
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+#: How long a deferred reply waits if the customer does not write again.
+DEFER = timedelta(days=3650)
+
+
+def enqueue(
+    session: Session,
+    conversation: Conversation,
+    replies: list[Reply],
+    sender: str = "bot",
+    staff_id: int | None = None,
+) -> list[int]:
+    """Queue replies for the conversation's chat and write them into the transcript."""
+    ids = []
+    for reply in replies:
+        payload = reply.to_dict()
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="out",
+                sender=sender,
+                staff_id=staff_id,
+                text=reply.text,
+                payload={"buttons": payload["buttons"], "files": payload["files"]},
+            )
+        )
+        item = OutboxItem(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            chat_id=conversation.chat_id,
+            payload=payload,
+        )
+        session.add(item)
+        session.flush()
+        ids.append(item.id)
+    return ids
+
+
+def wake_chat(session: Session, channel: str, chat_id: str) -> None:
+    """The customer just wrote: replies waiting for that (deferred or backing off) may go now."""
+    session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.channel == channel,
+            OutboxItem.chat_id == chat_id,
+            OutboxItem.status == "pending",
+            OutboxItem.next_attempt_at > utcnow() + LEASE,
+        )
+        .values(next_attempt_at=utcnow())
+    )
+
+
+def retry_failed(session: Session, item_id: int) -> bool:
+    """Staff put a failed reply back in the queue."""
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.status != "failed":
+        return False
+    item.status, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, utcnow(), None
+    return True
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after the n-th failed try: 2, 4, 8 ... capped at 10 minutes."""
+    return float(min(2 ** attempt, 600))
+
+
+class OutboxSender:
+    """Background worker delivering pending replies through their channels."""
+
+    def __init__(self, db: "Database", channels: dict[str, "Channel"], max_attempts: int, poll_seconds: float) -> None:
+        self.db = db
+        self.channels = channels
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Ask for a drain now (called after the engine commits replies); safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.drain_once()
+            except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
+                log.exception("outbox drain failed")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    def claim(self, limit: int = 20) -> list[OutboxItem]:
+        """Lease due rows whose chat has no earlier pending row, so each chat stays in order."""
+        now = utcnow()
+        earlier = aliased(OutboxItem)
+        with self.db.session() as session:
+            query = (
+                select(OutboxItem)
+                .where(
+                    OutboxItem.status == "pending",
+                    OutboxItem.next_attempt_at <= now,
+                    OutboxItem.channel.in_(list(self.channels)),
+                    ~exists().where(
+                        and_(
+                            earlier.channel == OutboxItem.channel,
+                            earlier.chat_id == OutboxItem.chat_id,
+                            earlier.status == "pending",
+                            earlier.id < OutboxItem.id,
+                        )
+                    ),
+                )
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(skip_locked=True, of=OutboxItem)
+            items = list(session.scalars(query))
+            for item in items:
+                item.attempts += 1
+                item.next_attempt_at = now + LEASE
+            return items
+
+    async def drain_once(self) -> int:
+        items = await asyncio.to_thread(self.claim)
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        channel = self.channels[item.channel]
+        reply = Reply.from_dict(item.payload)
+        values: dict[str, object]
+        try:
+            platform_id = await channel.send(item.chat_id, reply)
+        except TemporarySendError as exc:
+            if item.attempts >= self.max_attempts:
+                values = {"status": "failed", "last_error": f"gave up after {item.attempts} tries: {exc}"}
+                log.error("outbox %s failed for good (conversation %s): %s", item.id, item.conversation_id, exc)
+            else:
+                wait = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
+                values = {"next_attempt_at": utcnow() + timedelta(seconds=wait), "last_error": str(exc)}
+                log.warning("outbox %s retry in %.0fs (conversation %s): %s", item.id, wait, item.conversation_id, exc)
+        except DeferredSendError as exc:
+            values = {"next_attempt_at": utcnow() + DEFER, "last_error": str(exc), "attempts": item.attempts - 1}
+            log.info("outbox %s deferred until the customer writes (conversation %s): %s", item.id, item.conversation_id, exc)
+        except PermanentSendError as exc:
+            values = {"status": "failed", "last_error": str(exc)}
+            log.error("outbox %s failed (conversation %s): %s", item.id, item.conversation_id, exc)
+        except Exception as exc:  # noqa: BLE001 - an adapter bug must not kill the sender
+            log.exception("outbox %s: unexpected send error (conversation %s)", item.id, item.conversation_id)
+            values = {"next_attempt_at": utcnow() + timedelta(seconds=backoff(item.attempts)), "last_error": repr(exc)}
+            if item.attempts >= self.max_attempts:
+                values["status"] = "failed"
+        else:
+            values = {"status": "sent", "sent_at": utcnow(), "platform_message_id": platform_id, "last_error": None}
+        await asyncio.to_thread(self._update, item.id, values)
+
+    def _update(self, item_id: int, values: dict[str, object]) -> None:
+        with self.db.session() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))

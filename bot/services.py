@@ -1,0 +1,25 @@
+"""What handlers and the web layer reach through ``ctx.services``: one object, built at start."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from bot.attachments import AttachmentStore
+from bot.config import Settings
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeRuntime
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    attachments: AttachmentStore
+    #: The FAQ retriever, or None when the knowledge package is not wired (unit tests).
+    knowledge: "KnowledgeRuntime | None" = None
+    #: Called after a transaction queued replies, so the outbox sender drains at once.
+    wake_outbox: Callable[[], None] = lambda: None
+    #: Feature-owned objects (notifiers, catalogues) keyed by feature name.
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,83 @@
+"""The one FastAPI app: health, web chat, webhooks, console and REST API."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+
+from bot.app import Runtime
+from bot.web import webchat
+from bot.web.console import pages as console_pages
+from bot.web.console.security import LoginRequired
+from bot.web.limits import BodySizeLimit, RateLimiter
+
+WEB_DIR = Path(__file__).parent
+#: Largest JSON body any endpoint takes (uploads have their own, larger limit).
+JSON_BODY_LIMIT = 64 * 1024
+
+
+def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
+    """Build the app around a runtime; ``start_workers=False`` leaves background workers to the caller."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if start_workers:
+                await runtime.stop()
+
+    app = FastAPI(title="Service desk bot", version="0.1.0", lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None)
+    settings = runtime.services.settings
+    app.state.runtime = runtime
+    app.state.services = runtime.services
+    app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.add_middleware(BodySizeLimit, limits={"/api/chat/upload": settings.max_upload_bytes + 64 * 1024},
+                       default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
+            return console_pages.render(request, "console/error.html",
+                                        {"status": exc.status_code, "message": str(exc.detail)},
+                                        status_code=exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, exc: LoginRequired) -> Response:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/console/login?next={quote(exc.next_url, safe='')}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse({"error": problems or "invalid request"}, status_code=422)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        with runtime.services.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.include_router(webchat.router)
+    app.include_router(console_pages.router)
+    for channel in runtime.channels.values():
+        router = getattr(channel, "router", None)
+        if router is not None:
+            app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""The staff console: login, sessions, CSRF and role checks that every console page uses."""

@@ -1,0 +1,16 @@
+"""The console's navigation: each feature lists its pages here with the roles that see them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label_key: str
+    roles: tuple[str, ...]
+
+
+NAV: list[NavItem] = [
+    NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+]

@@ -1,0 +1,105 @@
+"""Console pages of the foundation: login, logout, home, language, and the outbox of failed replies."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.auth import get_session, has_role
+from bot.i18n import t
+from bot.outbox import retry_failed
+from bot.web.console.nav import NAV
+from bot.web.console.security import (
+    LANG_COOKIE, NONCE_COOKIE, SESSION_COOKIE, attempt_login, cookie_secure, csrf_token, require_staff,
+    session_cookie_value, verify_csrf,
+)
+from storage.models import OutboxItem, StaffUser
+
+router = APIRouter(prefix="/console")
+
+
+def console_lang(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in ("zh", "en") else request.app.state.services.settings.default_language
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """Render a console page with what every page needs: user, nav, language, CSRF token, ``t``."""
+    lang = console_lang(request)
+    user: StaffUser | None = getattr(request.state, "staff", None)
+    nav = [item for item in NAV if user is not None and has_role(user.role, *item.roles)]
+    base = {"user": user, "nav": nav, "lang": lang, "csrf_token": csrf_token(request),
+            "t": lambda key, **kw: t(key, lang, **kw), "path": request.url.path}
+    return request.app.state.templates.TemplateResponse(request, template, {**base, **context},
+                                                        status_code=status_code)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the login page cannot be used to send staff elsewhere."""
+    if not target or urlparse(target).netloc or not target.startswith("/") or target.startswith("//"):
+        return "/console"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    nonce = request.cookies.get(NONCE_COOKIE) or secrets.token_urlsafe(24)
+    request.state.nonce = nonce
+    response = render(request, "console/login.html", {"next": _safe_next(next), "error": None})
+    response.set_cookie(NONCE_COOKIE, nonce, httponly=True, samesite="strict", secure=cookie_secure(request))
+    return response
+
+
+@router.post("/login", dependencies=[Depends(verify_csrf)])
+def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/console"),
+          session: Session = Depends(get_session)) -> Response:
+    user, error = attempt_login(session, request.app.state.services, username.strip(), password)
+    if user is None:
+        return render(request, "console/login.html", {"next": _safe_next(next), "error": error}, status_code=401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_cookie_value(request.app.state.services, user), httponly=True,
+                        samesite="lax", secure=cookie_secure(request),
+                        max_age=request.app.state.services.settings.console_session_hours * 3600)
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(verify_csrf)])
+def logout() -> Response:
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, request: Request) -> Response:
+    response = RedirectResponse(_safe_next(request.headers.get("referer", "/console").replace(
+        str(request.base_url).rstrip("/"), "")), status_code=303)
+    if lang in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, lang, samesite="lax", secure=cookie_secure(request))
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def home(request: Request, user: StaffUser = Depends(require_staff())) -> HTMLResponse:
+    return render(request, "console/home.html", {})
+
+
+@router.get("/outbox", response_class=HTMLResponse)
+def outbox_page(request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+                session: Session = Depends(get_session)) -> HTMLResponse:
+    failed = list(session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")
+                                  .order_by(OutboxItem.id.desc()).limit(200)))
+    pending = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
+    return render(request, "console/outbox.html", {"failed": failed, "pending": pending})
+
+
+@router.post("/outbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
+def outbox_retry(item_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+                 session: Session = Depends(get_session)) -> Response:
+    retry_failed(session, item_id)
+    return RedirectResponse("/console/outbox", status_code=303)

@@ -1,0 +1,110 @@
+// Web chat page: no build step. Keeps a random session id in localStorage so a
+// returning visitor continues, sends text/buttons/files, and polls for later messages.
+(function () {
+  "use strict";
+  var lang = document.querySelector(".chat").dataset.lang;
+  var log = document.getElementById("log");
+  var statusLine = document.getElementById("status");
+  var sessionId = localStorage.getItem("sdb_session");
+  if (!sessionId) {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    sessionId = Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    localStorage.setItem("sdb_session", sessionId);
+  }
+  var lastId = Number(localStorage.getItem("sdb_last_" + sessionId) || 0);
+
+  function remember(id) {
+    if (id && id > lastId) { lastId = id; localStorage.setItem("sdb_last_" + sessionId, String(lastId)); }
+  }
+
+  function add(who, text, buttons, files) {
+    var li = document.createElement("li");
+    li.className = who;
+    var bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = text;
+    li.appendChild(bubble);
+    if (files && files.length) {
+      var fl = document.createElement("div");
+      fl.className = "files";
+      files.forEach(function (f) {
+        var a = document.createElement("a");
+        a.textContent = f.name;
+        if (f.url) { a.href = f.url; a.target = "_blank"; a.rel = "noopener"; }
+        fl.appendChild(a);
+      });
+      li.appendChild(fl);
+    }
+    if (buttons && buttons.length) {
+      var bl = document.createElement("div");
+      bl.className = "buttons";
+      buttons.forEach(function (b) {
+        var btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = b.label;
+        btn.addEventListener("click", function () { add("me", b.label); send({ button: b.payload }); });
+        bl.appendChild(btn);
+      });
+      li.appendChild(bl);
+    }
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function show(replies) {
+    (replies || []).forEach(function (r) {
+      if (r.id && r.id <= lastId) return;
+      add("bot", r.text, r.buttons, r.files);
+      remember(r.id);
+    });
+  }
+
+  function handle(resp) {
+    return resp.json().then(function (body) {
+      statusLine.hidden = true;
+      if (!resp.ok) { add("bot", body.error || ("HTTP " + resp.status)); return; }
+      show(body.replies);
+    });
+  }
+
+  function failed() { statusLine.hidden = false; }
+
+  function send(body) {
+    body.session_id = sessionId;
+    return fetch("/api/chat?lang=" + lang, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+    }).then(handle, failed);
+  }
+
+  document.getElementById("composer").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById("text");
+    var text = input.value;
+    if (!text.trim()) return;
+    input.value = "";
+    add("me", text);
+    send({ text: text });
+  });
+
+  document.getElementById("file").addEventListener("change", function (ev) {
+    var file = ev.target.files[0];
+    if (!file) return;
+    add("me", "📎 " + file.name);
+    var form = new FormData();
+    form.append("session_id", sessionId);
+    form.append("file", file);
+    fetch("/api/chat/upload", { method: "POST", body: form }).then(handle, failed);
+    ev.target.value = "";
+  });
+
+  function poll() {
+    fetch("/api/chat/messages?session_id=" + sessionId + "&after=" + lastId)
+      .then(function (resp) { return resp.json(); })
+      .then(function (body) { statusLine.hidden = true; show(body.messages); }, failed)
+      .then(function () { setTimeout(poll, 3000); });
+  }
+
+  if (lastId === 0) { send({ text: "/start" }); }
+  poll();
+})();

@@ -1,0 +1,86 @@
+"""What a handler sees and returns. Handlers are plain Python over storage and knowledge:
+no platform library, no network. They return ``Reply`` objects; the engine stores them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from bot.i18n import t
+from bot.messages import Button, Incoming, Reply
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from storage.models import Attachment, Conversation, Customer
+
+
+@dataclass
+class Context:
+    """One incoming message being handled, inside the engine's transaction."""
+
+    session: Session
+    incoming: Incoming
+    customer: "Customer"
+    conversation: "Conversation"
+    services: "Services"
+    text: str = ""
+    attachments: list["Attachment"] = field(default_factory=list)
+    #: Replies the engine adds before the handler's (e.g. "your message was cut").
+    notices: list[Reply] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.conversation.language or self.services.settings.default_language
+
+    @property
+    def state(self) -> str | None:
+        return self.conversation.state
+
+    @property
+    def state_data(self) -> dict[str, Any]:
+        return dict(self.conversation.state_data or {})
+
+    def t(self, key: str, **kwargs: object) -> str:
+        return t(key, self.lang, **kwargs)
+
+    def set_state(self, state: str | None, data: dict[str, Any] | None = None) -> None:
+        """Remember where this conversation is; it survives restarts and any worker can continue."""
+        self.conversation.state = state
+        self.conversation.state_data = dict(data or {})
+
+    def clear_state(self) -> None:
+        self.set_state(None, None)
+
+
+class Handler:
+    """One conversation capability. Return ``None`` from a method to say "not mine"."""
+
+    #: Prefix of this handler's button payloads ("name:...") and states ("name:...").
+    name: ClassVar[str] = ""
+    #: Lower runs first among free-text intents.
+    priority: ClassVar[int] = 100
+    #: Intents that interrupt any running flow (commands, "talk to a person").
+    interrupts: ClassVar[bool] = False
+
+    def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
+        return None
+
+    def on_state(self, ctx: Context) -> list[Reply] | None:
+        return None
+
+    def on_intent(self, ctx: Context) -> list[Reply] | None:
+        return None
+
+
+def menu_buttons(lang: str) -> list[Button]:
+    """The main menu. Each button names the handler that owns it; the engine answers
+    honestly for a feature whose handler is not installed."""
+    return [
+        Button(t("menu.button.ask", lang), "menu:ask"),
+        Button(t("menu.button.apply", lang), "application:start"),
+        Button(t("menu.button.progress", lang), "progress:list"),
+        Button(t("menu.button.rate", lang), "feedback:rate"),
+        Button(t("menu.button.complain", lang), "complaint:start"),
+        Button(t("menu.button.human", lang), "handoff:request"),
+    ]

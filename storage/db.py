@@ -1,0 +1,71 @@
+"""Engine, sessions and migrations for SQLite (embedded default) and PostgreSQL."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """One engine and session factory. ``session()`` is one transaction: commit or roll back."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        if self.is_postgres and self.url.drivername == "postgresql":
+            self.url = self.url.set(drivername="postgresql+psycopg")
+        self.engine: Engine = self._create_engine(echo)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _create_engine(self, echo: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        database = self.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE below
+            # takes the write lock at the start: one writer at a time, in arrival order.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision of every feature branch."""
+        command.upgrade(self.alembic_config(), "heads")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

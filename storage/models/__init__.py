@@ -1,0 +1,8 @@
+"""All models; importing this module registers every table on ``Base.metadata``."""
+from .base import Base, JSONType, UTCDateTime, utcnow
+from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
+
+__all__ = [
+    "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
+    "KeyValue", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+]

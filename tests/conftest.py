@@ -1,0 +1,87 @@
+"""Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the server at 127.0.0.1:5432 (override with BOT_TEST_POSTGRES_URL).
+Each pytest process works in its own database, created here and dropped at the end,
+so parallel runs never see each other's rows. If the server cannot be reached the
+PostgreSQL tests fail loudly; set BOT_TEST_SKIP_POSTGRES=1 to skip them on purpose.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.app import Runtime
+from bot.config import Settings, load_settings
+from storage.db import Database
+from storage.models import Base
+
+POSTGRES_ADMIN_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SKIP_POSTGRES = os.environ.get("BOT_TEST_SKIP_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test process."""
+    if SKIP_POSTGRES:
+        pytest.skip("BOT_TEST_SKIP_POSTGRES=1: PostgreSQL tests skipped on purpose")
+    name = f"sdb_test_{os.getpid()}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(
+            f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)} is not reachable "
+            f"({exc.__class__.__name__}: {exc}). Start it, or set BOT_TEST_SKIP_POSTGRES=1 to skip these tests.",
+            pytrace=False,
+        )
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    Database(url).upgrade()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, _env_file=None)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """For tests that need no second database (pure dialog logic, HTTP shape checks)."""
+    return load_settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'one.sqlite3'}",
+                         _env_file=None)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime.build(settings, channels={})
+    yield rt
+    rt.services.db.dispose()
