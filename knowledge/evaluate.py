@@ -25,7 +25,7 @@ def predict(rt: KnowledgeRuntime, queries: list[dict], progress=None) -> tuple[l
                       "top5": [h.entry_id for h in a.hits[:5]], "confidence": round(a.confidence, 6),
                       "answered": a.decision == "answer"})
         if progress and (n % 100 == 0 or n == len(queries)):
-            progress(f"answered {n}/{len(queries)} queries")
+            progress(f"answered {n}/{len(queries)} queries", n == len(queries))
     return preds, times
 
 

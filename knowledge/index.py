@@ -211,6 +211,23 @@ class _Progress:
         n = self.n
 
         def report(done, total):
-            self.sink(f"[{n}/{self.stages}] embedding {label}: {done}/{total}")
+            self.sink(f"[{n}/{self.stages}] embedding {label}: {done}/{total}", done == total)
 
         return report
+
+
+def near_duplicates(index: KnowledgeIndex, threshold: float = 0.97) -> list[tuple[Entry, Entry, float]]:
+    """Pairs of entries with phrasings the dense retriever can hardly tell apart (cosine >= threshold)."""
+    if "qp" not in index.mat or len(index.entries) < 2:
+        return []
+    mat = index.mat["qp"]
+    D, I = index.faiss["qp"].search(mat, min(6, len(mat)))
+    seen: dict[tuple[int, int], float] = {}
+    for row, (ds, js) in enumerate(zip(D, I)):
+        a = int(index.owner[row])
+        for d, j in zip(ds, js):
+            b = int(index.owner[j]) if j >= 0 else a
+            if b != a and d >= threshold:
+                key = (min(a, b), max(a, b))
+                seen[key] = max(seen.get(key, 0.0), float(d))
+    return [(index.entries[a], index.entries[b], s) for (a, b), s in sorted(seen.items())]
