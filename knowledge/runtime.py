@@ -61,6 +61,9 @@ class KnowledgeRuntime:
                  model: str | None = None, use_encoder: bool = True, threads: int = 1,
                  calibration: Calibration | None = None, params: Params | None = None, progress=None):
         self.dir = Path(knowledge_dir)
+        import faiss
+
+        faiss.omp_set_num_threads(threads)  # one query at a time: extra threads only add sync cost (bench/)
         main = make_embedder(backend, model, threads)
         use = UseEmbedder(threads) if use_encoder else None
         self.profile = profile_name(main.name, bool(use))
