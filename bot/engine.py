@@ -133,6 +133,7 @@ class Engine:
                 platform_message_id=incoming.message_id,
             )
         )
+        session.flush()
         conversation.last_message_at = utcnow()
         wake_chat(session, conversation.channel, conversation.chat_id)
 

@@ -38,8 +38,9 @@ def accept(db: "Database", channel: str, delivery_key: str, payload: dict[str, A
             .values(channel=channel, delivery_key=delivery_key, chat_id=chat_id, payload=payload,
                     status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["channel", "delivery_key"])
+            .returning(InboxItem.id)
         )
-        fresh = bool(result.rowcount)
+        fresh = result.scalar() is not None
     if not fresh:
         log.info("duplicate delivery dropped channel=%s key=%s", channel, delivery_key)
     return fresh

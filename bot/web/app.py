@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from bot.app import Runtime
-from bot.web import webchat
+from bot.web import api_outbox, webchat
 from bot.web.console import pages as console_pages
 from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
@@ -76,6 +76,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
 
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
+    app.include_router(api_outbox.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:
