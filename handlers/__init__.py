@@ -6,10 +6,11 @@ from handlers.base import Context, Handler
 
 def all_handlers() -> list[Handler]:
     """Every installed handler. A feature adds its handler here."""
+    from handlers.faq import FaqHandler
     from handlers.language import LanguageHandler
     from handlers.menu import EmptyMessageHandler, MenuHandler
 
-    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler()]
+    return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), FaqHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]

@@ -164,3 +164,20 @@ class KnowledgeRuntime:
             if len(suggestions) < 2:
                 suggestions = hits[:2]
         return Answer(decision, conf, hits, suggestions)
+
+
+_shared: dict[tuple, KnowledgeRuntime] = {}
+_shared_lock = threading.Lock()
+
+
+def from_settings(settings) -> KnowledgeRuntime:
+    """The process's knowledge runtime for these settings (built once: models and index are per process)."""
+    key = (str(Path(settings.knowledge_dir).resolve()), settings.embedding_backend, settings.embedding_model,
+           settings.knowledge_use_encoder)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = KnowledgeRuntime(settings.knowledge_dir, Path(settings.data_dir) / "embeddings",
+                                            backend=settings.embedding_backend, model=settings.embedding_model,
+                                            use_encoder=settings.knowledge_use_encoder,
+                                            threads=settings.knowledge_threads)
+        return _shared[key]

@@ -1,8 +1,9 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
+from .knowledge import KnowledgeQuestion
 
 __all__ = [
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
-    "KeyValue", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+    "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
 ]
