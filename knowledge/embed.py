@@ -65,7 +65,8 @@ class SentenceTransformerEmbedder(Embedder):
             raise ValueError("the sentence-transformers backend needs a model name or path")
         self._m = SentenceTransformer(_resolve_st_model(model), device="cpu")
         self.name = "st-" + Path(model).name
-        self.dim = int(self._m.get_sentence_embedding_dimension())
+        get_dim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         prompts = getattr(self._m, "prompts", {}) or {}
         self._qprompt = "query" if "query" in prompts else None
         self._pprompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)

@@ -65,7 +65,9 @@ class Encoders:
 
 
 def _qa_text(e: Entry) -> str:
-    return normalize("\n".join([e.question, *e.answer.values()]))
+    """Question + answer(s); an answer that only repeats the question adds nothing (and no embedding)."""
+    q = normalize(e.question)
+    return "\n".join([q, *(a for a in map(normalize, e.answer.values()) if a != q)])
 
 
 class KnowledgeIndex:
