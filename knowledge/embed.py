@@ -118,8 +118,7 @@ class VectorCache:
         self.dim = dim
         self._vec: dict[str, np.ndarray] = {}
         self._dirty = False
-        if self.dir:
-            self._load()
+        self._loaded = False
 
     @staticmethod
     def key(kind: str, text: str) -> str:
@@ -129,7 +128,14 @@ class VectorCache:
         stem = self.dir / self.model.replace("/", "_")
         return stem.with_suffix(".npy"), stem.with_suffix(".keys")
 
+    def release(self) -> None:
+        if not self._dirty:
+            self._vec, self._loaded = {}, False
+
     def _load(self):
+        self._loaded = True
+        if not self.dir:
+            return
         npy, keys = self._paths()
         if not (npy.exists() and keys.exists()):
             return
@@ -143,6 +149,8 @@ class VectorCache:
 
     def get_many(self, embed, kind: str, texts: list[str], progress=None) -> np.ndarray:
         """Vectors for texts, embedding (in batches) only the ones not cached yet."""
+        if not self._loaded:
+            self._load()
         keys = [self.key(kind, t) for t in texts]
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in self._vec))
         batch = 64

@@ -63,6 +63,12 @@ class Encoders:
         if self.use_cache:
             self.use_cache.save()
 
+    def release(self):
+        """Drop the in-memory cache after a build; the next build reads it from disk again."""
+        self.main_cache.release()
+        if self.use_cache:
+            self.use_cache.release()
+
 
 def _qa_text(e: Entry) -> str:
     """Question + answer(s); an answer that only repeats the question adds nothing (and no embedding)."""
@@ -95,6 +101,7 @@ class KnowledgeIndex:
             self.mat["u"] = uc.get_many(enc.use.query, "q", phr, step("phrasings (USE)"))
             self.mat["ua"] = uc.get_many(enc.use.query, "q", qa, step("question + answer (USE)"))
         enc.save()
+        enc.release()
         self.views = [v for v in VIEWS if v in self.mat and self.p.weights.get(v)]
         self.rows = {v: (self.owner if v in ("qq", "qp", "u") else np.arange(len(self.entries))) for v in self.views}
         self.faiss = {}
@@ -102,7 +109,10 @@ class KnowledgeIndex:
             idx = faiss.IndexFlatIP(self.mat[v].shape[1])
             if len(self.mat[v]):
                 idx.add(self.mat[v])
+                # exact scoring reads faiss's own copy: one copy of the vectors in memory, not two
+                self.mat[v] = faiss.rev_swig_ptr(idx.get_xb(), idx.ntotal * idx.d).reshape(idx.ntotal, idx.d)
             self.faiss[v] = idx
+        self.mat = {v: self.mat[v] for v in self.views}
         # rows of each entry in the phrasing views, for exact per-entry maxima
         self.ph_start = np.searchsorted(self.owner, np.arange(len(self.entries) + 1))
         self.bm25 = BM25([tokens(t) for t in phr])
