@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bot.attachments import AttachmentStore
 from bot.channels.base import Channel
+from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
@@ -23,26 +24,42 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
     db = Database(settings.effective_database_url)
     if migrate:
         db.upgrade()
+    from handlers.faq import register_extras
     from knowledge.runtime import from_settings
 
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
         knowledge=from_settings(settings),
     )
+    register_extras(services)
+    return services
 
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
+    from bot import complaints
     from bot.notify import EMAIL_JOB, send_email_job
+    from handlers import feedback
 
-    return {EMAIL_JOB: send_email_job}
+    return {
+        EMAIL_JOB: send_email_job,
+        complaints.JOB_DEADLINE: complaints.run_deadline,
+        feedback.JOB_REMINDER: feedback.run_reminder,
+    }
 
 
 def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The platform channels switched on by the settings (web chat and terminal need no sender)."""
-    return {}
+    channels: dict[str, Channel] = {}
+    if settings.telegram_mode != "off" and settings.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings, services)
+    if wecom_configured(settings):
+        channels.update(build_wecom_channels(settings, services))
+    return channels
 
 
 @dataclass
@@ -68,6 +85,7 @@ class Runtime:
         runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
         runtime.jobs = JobRunner(services, job_functions(), settings.jobs_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
+        services.wake_inbox = runtime.inbox.wake
         return runtime
 
     async def start(self) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook``."""
 from __future__ import annotations
 
 import argparse
@@ -41,9 +41,23 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.table:
+        print(settings_table())
+        return 0
     for name, value in settings.masked().items():
         print(f"{name}={value}")
     return 0
+
+
+def settings_table() -> str:
+    """The README's settings table, made from the settings' own descriptions."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if name == "knowledge_dir":
+            default = "the shipped sample, `knowledge/data`"
+        rows.append(f"| `BOT_{name.upper()}` | {'' if default is None else default} | {field.description} |")
+    return "\n".join(rows)
 
 
 def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -78,6 +92,22 @@ def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot.channels.telegram import set_webhook
+
+    try:
+        asyncio.run(set_webhook(settings, args.url))
+    except (ValueError, TelegramError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Telegram will deliver updates to {args.url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bot.auth import ROLES
 
@@ -96,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
 
-    sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=_config)
+    config = sub.add_parser("config", help="print the effective settings, secrets masked")
+    config.add_argument("--table", action="store_true", help="print every setting as the README's Markdown table")
+    config.set_defaults(func=_config)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="create a staff account")
@@ -111,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=ROLES)
     create.set_defaults(func=_api_token_create)
+
+    telegram = sub.add_parser("telegram", help="Telegram tasks").add_subparsers(dest="telegram_command", required=True)
+    hook = telegram.add_parser("set-webhook", help="register URL (ending in /telegram/webhook) with Telegram")
+    hook.add_argument("url")
+    hook.set_defaults(func=_telegram_set_webhook)
 
     from knowledge.cli import register as register_kb
 

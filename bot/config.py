@@ -5,11 +5,12 @@ names the variable. Secrets are ``SecretStr`` so they never print by accident.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -53,11 +54,24 @@ class Settings(BaseSettings):
     knowledge_threads: int = Field(1, ge=1, description="Threads per query embedding (measured best: 1).")
     knowledge_watch: bool = Field(True, description="Reload knowledge files when they change.")
 
+    # Ratings and complaints
+    rating_reminder_hours: float = Field(24.0, gt=0, description="Hours before the one reminder of an unanswered rating request.")
+    faq_unhelpful_min_votes: int = Field(3, ge=1, description="\"Not helpful\" votes that put an FAQ entry on the content managers' list.")
+    complaint_received_hours: float = Field(24.0, gt=0, description="Promised response time: a new complaint must be assigned within it.")
+    complaint_assigned_hours: float = Field(24.0, gt=0, description="Hours from assignment to the start of the investigation.")
+    complaint_investigating_hours: float = Field(120.0, gt=0, description="Hours an investigation may take until the resolution.")
+    complaint_resolved_hours: float = Field(24.0, gt=0, description="Hours after the resolution until the follow-up visit (回访) asks the customer.")
+    complaint_follow_up_hours: float = Field(72.0, gt=0, description="Hours the follow-up may stay open before it is overdue.")
+
     # Telegram
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     telegram_mode: Literal["polling", "webhook", "off"] = Field("off", description="How updates arrive.")
     telegram_base_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL (token appended).")
-    telegram_webhook_secret: SecretStr | None = Field(None, description="Secret checked in X-Telegram-Bot-Api-Secret-Token.")
+    telegram_base_file_url: str | None = Field(
+        None, description="Bot API file download base; default: BOT_TELEGRAM_BASE_URL with /bot replaced by /file/bot.")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validate_default=True,
+        description="Secret checked in X-Telegram-Bot-Api-Secret-Token; required in webhook mode (1-256 of A-Z a-z 0-9 _ -).")
 
     # WeCom
     wecom_corp_id: str | None = Field(None, description="WeCom corp id.")
@@ -66,6 +80,11 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = Field(None, description="Callback token.")
     wecom_aes_key: SecretStr | None = Field(None, description="Callback EncodingAESKey (43 characters).")
     wecom_base_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/", description="WeCom API base URL.")
+    wecom_mode: Literal["app", "kf", "both", "off"] = Field(
+        "app", description="Which WeCom channel to run: the self-built app, customer service (微信客服, kf), both, or none.")
+    wecom_kf_secret: SecretStr | None = Field(
+        None, description="Secret of the 微信客服 app for the kf API; default: BOT_WECOM_SECRET (an app granted the kf API).")
+    wecom_kf_open_kfid: str | None = Field(None, description="Answer only this kf account (open_kfid); default: every account.")
 
     # Staff console
     console_max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row before an account is locked.")
@@ -81,12 +100,41 @@ class Settings(BaseSettings):
     smtp_from: str = Field("service-desk@example.com", description="Sender address of notification emails.")
     smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection.")
 
-    @field_validator("telegram_base_url", "wecom_base_url", "public_url")
+    @field_validator("telegram_mode")
+    @classmethod
+    def _telegram_needs_token(cls, value: str, info: ValidationInfo) -> str:
+        if value != "off" and not info.data.get("telegram_token"):
+            raise ValueError("needs BOT_TELEGRAM_TOKEN")
+        return value
+
+    @field_validator("telegram_base_url")
+    @classmethod
+    def _telegram_base(cls, value: str) -> str:
+        if not value.endswith("/bot"):
+            raise ValueError("must end with /bot (the token is appended), e.g. https://api.telegram.org/bot")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            if info.data.get("telegram_mode") == "webhook":
+                raise ValueError("required when BOT_TELEGRAM_MODE=webhook")
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_base_url", "telegram_base_file_url", "wecom_base_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @property
+    def effective_telegram_base_file_url(self) -> str:
+        return self.telegram_base_file_url or self.telegram_base_url.removesuffix("/bot") + "/file/bot"
 
     @property
     def effective_database_url(self) -> str:
@@ -131,7 +179,9 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             name = "BOT_" + "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+            field = Settings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+            secret = field is not None and "SecretStr" in str(field.annotation)
+            lines.append(f"{name}: {err['msg']} (got {'******' if secret else repr(err.get('input'))})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 

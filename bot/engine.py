@@ -110,7 +110,10 @@ class Engine:
         settings = self.services.settings
         text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
         if conversation.language is None:
-            conversation.language = incoming.lang_hint if incoming.lang_hint in ("zh", "en") else detect_language(text)
+            if incoming.lang_hint in ("zh", "en"):
+                conversation.language = incoming.lang_hint
+            elif not text.startswith("/"):  # a command says nothing of the customer's language
+                conversation.language = detect_language(text)
         ctx = Context(
             session=session,
             incoming=incoming,
@@ -177,6 +180,8 @@ class Engine:
         store = self.services.attachments
         for file in ctx.incoming.files:
             try:
+                if file.declared_size is not None and file.declared_size > store.max_bytes:
+                    raise AttachmentRejected("too_large", file.name or "file")
                 ctx.attachments.append(store.save(ctx.session, file.data, file.name, ctx.conversation))
             except AttachmentRejected as exc:
                 log.info("conversation=%s attachment refused: %s", ctx.conversation.id, exc.reason)

@@ -49,6 +49,9 @@ class IncomingFile:
     data: bytes
     name: str | None = None
     declared_mime: str | None = None
+    #: Size the platform announced before any download. A file announced over the upload limit
+    #: is not fetched at all (``data`` stays empty); the engine refuses it by this number.
+    declared_size: int | None = None
 
 
 @dataclass

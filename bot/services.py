@@ -21,5 +21,7 @@ class Services:
     knowledge: "KnowledgeRuntime | None" = None
     #: Called after a transaction queued replies, so the outbox sender drains at once.
     wake_outbox: Callable[[], None] = lambda: None
+    #: Called after a polling channel recorded deliveries, so the inbox worker handles them at once.
+    wake_inbox: Callable[[], None] = lambda: None
     #: Feature-owned objects (notifiers, catalogues) keyed by feature name.
     extras: dict[str, Any] = field(default_factory=dict)

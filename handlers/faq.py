@@ -13,6 +13,7 @@ from bot.i18n import t
 from bot.messages import Button, Reply
 from bot.outbox import enqueue
 from handlers.base import Context, Handler
+from handlers.feedback import SUGGESTIONS_EXTRA, faq_feedback_buttons
 from storage.models import Conversation, KnowledgeQuestion, utcnow
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
@@ -41,7 +42,7 @@ class FaqHandler(Handler):
         ctx.session.add(q)
         ctx.session.flush()
         if ans.decision == "answer":
-            return self._answer(ctx, ans.top.entry_id)
+            return self._answer(ctx, ans.top.entry_id, q.id)
         if ans.decision == "suggest":
             buttons = []
             for h in ans.suggestions:
@@ -53,13 +54,13 @@ class FaqHandler(Handler):
 
     def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
         parts = payload.split(":")
-        if len(parts) == 3 and parts[1] == "entry":
+        if len(parts) == 3 and parts[1] in ("entry", "show"):
             return self._answer(ctx, parts[2])
         if len(parts) == 4 and parts[1] == "pick":
             q = self._own_question(ctx, parts[2])
             if q is not None:
                 q.chosen_entry_id = parts[3]
-            return self._answer(ctx, parts[3])
+            return self._answer(ctx, parts[3], q.id if q is not None else None)
         if len(parts) == 3 and parts[1] == "none":
             q = self._own_question(ctx, parts[2])
             if q is not None and q.status is None:
@@ -71,7 +72,7 @@ class FaqHandler(Handler):
         q = ctx.session.get(KnowledgeQuestion, int(qid)) if qid.isdigit() else None
         return q if q is not None and q.conversation_id == ctx.conversation.id else None
 
-    def _answer(self, ctx: Context, entry_id: str) -> list[Reply]:
+    def _answer(self, ctx: Context, entry_id: str, question_id: int | None = None) -> list[Reply]:
         kb = ctx.services.knowledge
         entry = kb.entry(entry_id) if kb else None
         if entry is None:
@@ -87,10 +88,30 @@ class FaqHandler(Handler):
                     buttons += _button(target.question, f"faq:entry:{f.entry}")
             elif f.action:
                 buttons += _button(f.label.get(ctx.lang) or next(iter(f.label.values()), f.action), f.action)
-        return [Reply(text, buttons)]
+        votes = [b for b in faq_feedback_buttons(ctx.lang, entry_id, question_id) if len(b.payload.encode()) <= MAX_PAYLOAD]
+        return [Reply(text, buttons + votes)]
 
     def _recorded(self, ctx: Context) -> list[Reply]:
         return [Reply(ctx.t("faq.recorded"), [Button(ctx.t("menu.button.human"), "handoff:request")])]
+
+
+def next_suggestions(ctx: Context, entry_id: str, question_id: int | None) -> list[Button]:
+    """After "not helpful": the question's other top hits (from the question log) as buttons."""
+    kb = ctx.services.knowledge
+    q = ctx.session.get(KnowledgeQuestion, question_id) if question_id is not None else None
+    if kb is None or q is None or q.conversation_id != ctx.conversation.id:
+        return []
+    buttons = []
+    for hit in q.hits:
+        e = kb.entry(hit["entry_id"])
+        if e is not None and e.id != entry_id and len(buttons) < 3:
+            buttons += _button(e.question, f"faq:entry:{e.id}")
+    return buttons
+
+
+def register_extras(services) -> None:
+    """What other features call through `services.extras`."""
+    services.extras[SUGGESTIONS_EXTRA] = next_suggestions
 
 
 def unanswered(session: Session, limit: int = 100) -> list[KnowledgeQuestion]:

@@ -43,7 +43,11 @@ class MenuHandler(Handler):
         found = command_of(ctx.text)
         if found is None:
             return None
-        command, _argument = found
+        command, argument = found
+        if command == "start" and argument:
+            # A deep link (/start REF): the payload is what the customer came for; route it as text.
+            ctx.text = argument
+            return None
         ctx.clear_state()
         if command == "help":
             return [Reply(ctx.t("menu.help"), menu_buttons(ctx.lang))]

@@ -104,3 +104,17 @@ def test_state_survives_a_restart(settings):
     second.engine.by_name["flow"] = second.engine.handlers[0]
     assert second.engine.handle(incoming("anything")).replies[0].text == "step 2 with 1"
     second.services.db.dispose()
+
+
+def test_deep_link_payload_is_routed_as_text(runtime):
+    class Echo(Handler):
+        name = "echo"
+        priority = 40
+
+        def on_intent(self, ctx):
+            return [Reply("got " + ctx.text)] if ctx.text.startswith("SD") else None
+
+    runtime.engine.handlers.append(Echo())
+    runtime.engine.handlers.sort(key=lambda h: h.priority)
+    assert runtime.engine.handle(incoming("/start SD20261126001")).replies[0].text == "got SD20261126001"
+    assert runtime.engine.handle(incoming("/start")).replies[0].buttons

@@ -16,6 +16,8 @@ from bot.app import Runtime
 from bot.web import api_outbox, webchat
 from bot.web.console import pages as console_pages
 from bot.web.console.security import LoginRequired
+from bot.web.api_feedback import router as feedback_api_router
+from bot.web.console.complaints import router as complaint_console_router
 from bot.web.limits import BodySizeLimit, RateLimiter
 
 WEB_DIR = Path(__file__).parent
@@ -77,6 +79,8 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
     app.include_router(api_outbox.router)
+    app.include_router(feedback_api_router)
+    app.include_router(complaint_console_router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:

@@ -1,9 +1,11 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
+from .feedback import Complaint, ComplaintEvent, Rating
 from .knowledge import KnowledgeQuestion
 
 __all__ = [
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
     "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+    "Complaint", "ComplaintEvent", "Rating",
 ]

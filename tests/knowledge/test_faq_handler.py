@@ -31,8 +31,21 @@ def test_answer_is_logged_with_hits_and_offers_follow_ups(rt):
         q = s.scalars(select(KnowledgeQuestion)).one()
         assert q.decision == "answer" and q.top_entry_id == "hall-hours" and q.status is None
         assert q.hits[0]["entry_id"] == "hall-hours" and len(q.hits) == 5
+    votes = [b.payload for b in replies[0].buttons if b.payload.startswith("feedback:faq:")]
+    assert votes == [f"feedback:faq:up:{q.id}:hall-hours", f"feedback:faq:down:{q.id}:hall-hours"]
     follow = say(rt, button="faq:entry:hall-location")
     assert "示例路 88 号" in follow[0].text
+
+
+def test_not_helpful_offers_the_questions_other_hits(rt):
+    say(rt, "大厅几点开门？")
+    with rt.services.db.session() as s:
+        q = s.scalars(select(KnowledgeQuestion)).one()
+        others = [h["entry_id"] for h in q.hits[1:4]]
+    reply = say(rt, button=f"feedback:faq:down:{q.id}:hall-hours")[0]
+    offered = [b.payload for b in reply.buttons if b.payload.startswith("faq:entry:")]
+    assert offered == [f"faq:entry:{e}" for e in others]
+    assert reply.buttons[-1].payload == "handoff:request"
 
 
 def test_english_customer_gets_the_english_answer(rt):

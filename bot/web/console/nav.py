@@ -13,4 +13,6 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
+    NavItem("/console/complaints", "complaint.console.nav", ("agent", "supervisor")),
+    NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
 ]

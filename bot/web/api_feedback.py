@@ -1,0 +1,257 @@
+"""REST API for complaints and ratings (``/api/v1/complaints``, ``/api/v1/ratings``).
+
+Staff and back-office systems handle complaints here with Bearer tokens; every change goes
+through ``bot.complaints``, so the rules, the history and the customer's notification are
+the same as in the console. An action the complaint's stage does not allow answers 409.
+Notifications are committed with the request's transaction; the outbox sender's poll
+(BOT_OUTBOX_POLL_SECONDS) picks them up, as FastAPI commits after the endpoint returns.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import complaints
+from bot.auth import Principal, get_session, require_role
+from handlers import feedback
+from storage.models import Complaint, ComplaintEvent, Rating, utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])
+
+HANDLERS = require_role("agent", "supervisor")
+SUPERVISORS = require_role("supervisor")
+CONTENT = require_role("content_manager", "supervisor")
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def complaint_json(complaint: Complaint, with_events: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ticket": complaint.ticket,
+        "status": complaint.status,
+        "category": complaint.category,
+        "description": complaint.description,
+        "attachment_ids": complaint.attachment_ids,
+        "application_id": complaint.application_id,
+        "application_ref": complaint.application_ref,
+        "contact_preference": complaint.contact_preference,
+        "contact_value": complaint.contact_value,
+        "customer_id": complaint.customer_id,
+        "conversation_id": complaint.conversation_id,
+        "assigned_to": complaint.assigned_to,
+        "due_at": _when(complaint.due_at),
+        "overdue": complaint.overdue or (complaint.status != "closed" and complaint.due_at is not None
+                                         and complaint.due_at < utcnow()),
+        "escalated_at": _when(complaint.escalated_at),
+        "escalated_to": complaint.escalated_to,
+        "resolution": complaint.resolution,
+        "finding": complaint.finding,
+        "responsible_staff_id": complaint.responsible_staff_id,
+        "measure": complaint.measure,
+        "satisfied": complaint.satisfied,
+        "reopen_count": complaint.reopen_count,
+        "created_at": _when(complaint.created_at),
+        "updated_at": _when(complaint.updated_at),
+        "resolved_at": _when(complaint.resolved_at),
+        "closed_at": _when(complaint.closed_at),
+    }
+    if with_events:
+        out["events"] = [event_json(e) for e in complaint.events]
+    return out
+
+
+def event_json(event: ComplaintEvent) -> dict[str, Any]:
+    return {"action": event.action, "from_status": event.from_status, "to_status": event.to_status,
+            "actor": event.actor, "staff_id": event.staff_id, "comment": event.comment, "details": event.details,
+            "created_at": _when(event.created_at)}
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """Default: the last 30 days. Naive times are taken as UTC."""
+    until = until or utcnow()
+    since = since or until - timedelta(days=30)
+    return tuple(v if v.tzinfo else v.replace(tzinfo=timezone.utc) for v in (since, until))  # type: ignore[return-value]
+
+
+def _load(session: Session, ticket: str) -> Complaint:
+    complaint = complaints.get_by_ticket(session, ticket)
+    if complaint is None:
+        raise HTTPException(404, f"no complaint with ticket {ticket!r}")
+    return complaint
+
+
+def _apply(request: Request, session: Session, principal: Principal, ticket: str, action: str,
+           comment: str | None, **fields: Any) -> dict[str, Any]:
+    complaint = _load(session, ticket)
+    try:
+        complaints.transition(session, request.app.state.services, complaint, action,
+                              complaints.Actor("staff", principal.staff_id), comment, **fields)
+    except complaints.IllegalTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    except complaints.ComplaintInputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.flush()
+    session.refresh(complaint)
+    return complaint_json(complaint, with_events=True)
+
+
+# -- complaints ----------------------------------------------------------------------------------
+
+@router.get("/complaints")
+def list_complaints(
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(HANDLERS),
+    status: Literal["received", "assigned", "investigating", "resolved", "follow_up", "closed"] | None = None,
+    category: str | None = None,
+    assigned_to: int | None = None,
+    overdue: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Complaints, newest first, filtered by stage, category, handler, overdue and receipt time."""
+    query = select(Complaint)
+    if status:
+        query = query.where(Complaint.status == status)
+    if category:
+        query = query.where(Complaint.category == category)
+    if assigned_to is not None:
+        query = query.where(Complaint.assigned_to == assigned_to)
+    if overdue is not None:
+        query = query.where(complaints.overdue_filter() if overdue else ~complaints.overdue_filter())
+    if since or until:
+        start, end = _period(since, until)
+        query = query.where(Complaint.created_at >= start, Complaint.created_at < end)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Complaint.id.desc()).limit(limit).offset(offset))
+    return {"total": total, "items": [complaint_json(c) for c in rows]}
+
+
+@router.get("/complaints/stats")
+def complaint_stats(
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(SUPERVISORS),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    return complaints.stats(session, *_period(since, until))
+
+
+@router.get("/complaints/{ticket}")
+def complaint_detail(ticket: str, session: Session = Depends(get_session),
+                     _principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
+    return complaint_json(_load(session, ticket), with_events=True)
+
+
+class AssignBody(BaseModel):
+    staff_id: int
+    comment: str | None = Field(None, max_length=4000)
+
+
+@router.post("/complaints/{ticket}/assign")
+def assign(ticket: str, body: AssignBody, request: Request, session: Session = Depends(get_session),
+           principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
+    return _apply(request, session, principal, ticket, "assign", body.comment, staff_id=body.staff_id)
+
+
+class ResolveBody(BaseModel):
+    resolution: str = Field(..., min_length=1, max_length=4000, description="Sent to the customer.")
+    finding: str | None = Field(None, max_length=4000, description="What the investigation found (internal).")
+    responsible_staff_id: int | None = Field(None, description="The staff member found responsible, if any.")
+    measure: str | None = Field(None, max_length=4000, description="The measure taken (责任追究).")
+    comment: str | None = Field(None, max_length=4000)
+
+
+@router.post("/complaints/{ticket}/resolve")
+def resolve(ticket: str, body: ResolveBody, request: Request, session: Session = Depends(get_session),
+            principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
+    return _apply(request, session, principal, ticket, "resolve", body.comment, resolution=body.resolution,
+                  finding=body.finding, responsible_staff_id=body.responsible_staff_id, measure=body.measure)
+
+
+class TransitionBody(BaseModel):
+    action: Literal["start", "follow_up", "close", "reopen"]
+    comment: str | None = Field(None, max_length=4000)
+
+
+@router.post("/complaints/{ticket}/transitions")
+def move(ticket: str, body: TransitionBody, request: Request, session: Session = Depends(get_session),
+         principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
+    """start (assigned -> investigating), follow_up (resolved -> follow_up), close (follow_up ->
+    closed), reopen (resolved or follow_up -> investigating); anything else answers 409."""
+    return _apply(request, session, principal, ticket, body.action, body.comment)
+
+
+# -- ratings -------------------------------------------------------------------------------------
+
+def rating_json(rating: Rating) -> dict[str, Any]:
+    return {
+        "id": rating.id, "kind": rating.kind, "subject_type": rating.subject_type, "subject_id": rating.subject_id,
+        "status": rating.status, "score": rating.score, "helpful": rating.helpful, "comment": rating.comment,
+        "conversation_id": rating.conversation_id, "customer_id": rating.customer_id, "entry_id": rating.entry_id,
+        "question_log_id": rating.question_log_id, "application_id": rating.application_id,
+        "service": rating.service, "staff_id": rating.staff_id, "asked_at": _when(rating.asked_at),
+        "reminded_at": _when(rating.reminded_at), "rated_at": _when(rating.rated_at),
+    }
+
+
+@router.get("/ratings")
+def list_ratings(
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(SUPERVISORS),
+    kind: Literal["helpful", "score"] | None = None,
+    subject_type: Literal["faq", "handoff", "application", "service"] | None = None,
+    staff_id: int | None = None,
+    entry_id: str | None = None,
+    service: str | None = None,
+    with_comment: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Single ratings, newest first (answered ones; ``with_comment`` for those with a comment)."""
+    start, end = _period(since, until)
+    query = select(Rating).where(Rating.status == "rated", Rating.rated_at >= start, Rating.rated_at < end)
+    for column_, value in ((Rating.kind, kind), (Rating.subject_type, subject_type), (Rating.staff_id, staff_id),
+                           (Rating.entry_id, entry_id), (Rating.service, service)):
+        if value is not None:
+            query = query.where(column_ == value)
+    if with_comment:
+        query = query.where(Rating.comment.is_not(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Rating.rated_at.desc(), Rating.id.desc()).limit(limit).offset(offset))
+    return {"total": total, "items": [rating_json(r) for r in rows]}
+
+
+@router.get("/ratings/stats")
+def rating_stats(
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(SUPERVISORS),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Scores by agent, service, subject and day; answer rate of asked ratings; FAQ votes by entry."""
+    return feedback.stats(session, *_period(since, until))
+
+
+@router.get("/ratings/unhelpful")
+def unhelpful(
+    request: Request,
+    session: Session = Depends(get_session),
+    _principal: Principal = Depends(CONTENT),
+    min_votes: int | None = Query(None, ge=1),
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    """FAQ entries with many "not helpful" votes (default threshold: BOT_FAQ_UNHELPFUL_MIN_VOTES)."""
+    threshold = min_votes or request.app.state.services.settings.faq_unhelpful_min_votes
+    start = _period(since, None)[0] if since else None
+    return {"min_votes": threshold, "entries": feedback.unhelpful_entries(session, threshold, start)}
