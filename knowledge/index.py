@@ -178,9 +178,9 @@ class KnowledgeIndex:
         toks = tokens(text)
         if toks:
             lex_all = self.bm25.scores(toks) / self.bm25.self_score(toks)
-            lex = np.full(n, 0.0, dtype=np.float32)
-            np.maximum.at(lex, self.owner, lex_all)
-            cand.update(np.argsort(-lex)[: self.p.candidates // 4].tolist())
+            lex = np.maximum.reduceat(lex_all, self.ph_start[:-1])  # every entry has >= 1 phrasing, in order
+            top = min(self.p.candidates // 4, n - 1)
+            cand.update(np.argpartition(-lex, top)[:top].tolist() if top > 0 else [0])
         c = np.fromiter(cand, dtype=np.int64)
         dense = np.zeros(len(c), dtype=np.float32)
         wsum = sum(self.p.weights[v] for v in self.views)
