@@ -9,6 +9,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 import jieba
 import numpy as np
@@ -20,8 +21,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
 _STOP = frozenset("的 了 吗 呢 吧 啊 呀 么 嘛 哦 是 我 你 们 在 有 和 与 要 会 能 可以 怎么 什么 如何 请问 一下 the a an to of is are do does i you my your can how what for in on it".split())
 
 
-def tokens(text: str) -> list[str]:
-    """Words (jieba for Chinese, plain for Latin) and Chinese character bigrams."""
+@lru_cache(maxsize=200_000)
+def tokens(text: str) -> tuple[str, ...]:
+    """Words (jieba for Chinese, plain for Latin) and Chinese character bigrams (memoised for reloads)."""
     out = []
     for w in jieba.lcut(text):
         w = w.strip()
@@ -29,13 +31,13 @@ def tokens(text: str) -> list[str]:
             out.append(w)
     for run in _CJK.findall(text):
         out += ["#" + run[i:i + 2] for i in range(len(run) - 1)]
-    return out
+    return tuple(out)
 
 
 class BM25:
     """Inverted-index BM25; `scores` returns one score per document."""
 
-    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
+    def __init__(self, docs: list[tuple[str, ...]], k1: float = 1.2, b: float = 0.75):
         self.n = len(docs)
         lengths = np.array([len(d) for d in docs], dtype=np.float32)
         avg = float(lengths.mean()) if self.n else 1.0
@@ -49,7 +51,7 @@ class BM25:
         self.postings = {t: (np.array([i for i, _ in p], dtype=np.int32), np.array([w for _, w in p], dtype=np.float32))
                          for t, p in postings.items()}
 
-    def scores(self, query: list[str]) -> np.ndarray:
+    def scores(self, query: tuple[str, ...]) -> np.ndarray:
         out = np.zeros(self.n, dtype=np.float32)
         for t in set(query):
             p = self.postings.get(t)
@@ -57,6 +59,6 @@ class BM25:
                 out[p[0]] += p[1]
         return out
 
-    def self_score(self, query: list[str]) -> float:
+    def self_score(self, query: tuple[str, ...]) -> float:
         """The score the query would give a document identical to itself; scales scores to ~[0, 1]."""
         return float(sum(self.idf.get(t, 0.0) for t in set(query))) or 1.0

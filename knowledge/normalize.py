@@ -19,8 +19,12 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=200_000)
 def normalize(text: str) -> str:
-    """NFKC (full/half width), traditional -> simplified, lower case, single spaces."""
+    """NFKC (full/half width), traditional -> simplified, lower case, single spaces.
+
+    Memoised: a reload normalises every phrasing again, and OpenCC is slow in pure Python.
+    """
     text = unicodedata.normalize("NFKC", text or "")
     text = _t2s().convert(text)
     return _SPACES.sub(" ", text.lower()).strip()
