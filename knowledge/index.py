@@ -204,10 +204,12 @@ class KnowledgeIndex:
         mat = self.mat[v]
         if v in ("qa", "ua"):
             return mat[cand] @ qv
-        starts, ends = self.ph_start[cand], self.ph_start[cand + 1]
-        rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+        starts = self.ph_start[cand]
+        lens = self.ph_start[cand + 1] - starts
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        rows = np.repeat(starts - offsets, lens) + np.arange(int(lens.sum()))  # each candidate's phrasing rows
         sims = mat[rows] @ qv
-        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(ends - starts)[:-1]]))
+        return np.maximum.reduceat(sims, offsets)
 
 
 class _Progress:
