@@ -62,8 +62,12 @@ class KnowledgeRuntime:
                  calibration: Calibration | None = None, params: Params | None = None, progress=None):
         self.dir = Path(knowledge_dir)
         import faiss
+        from threadpoolctl import threadpool_limits
 
-        faiss.omp_set_num_threads(threads)  # one query at a time: extra threads only add sync cost (bench/)
+        # One query at a time: extra BLAS/OpenMP threads only add sync cost and stall under load
+        # (bench/latency.py: 2 threads tripled p50). This caps the whole process's pools.
+        faiss.omp_set_num_threads(threads)
+        threadpool_limits(limits=threads)
         main = make_embedder(backend, model, threads)
         use = UseEmbedder(threads) if use_encoder else None
         self.profile = profile_name(main.name, bool(use))
