@@ -121,9 +121,6 @@ class KnowledgeIndex:
         log.info("knowledge index: %d entries, %d phrasings, built in %.2fs", len(self.entries), len(phr), self.build_seconds)
 
     # -- the light entry classifier -------------------------------------------------
-    def _features(self, mats: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(mats, axis=1)
-
     def _classifier(self, phr, qa):
         """Logistic regression over [main, USE] vectors of every phrasing and q+a text, one class per entry.
 
@@ -133,8 +130,8 @@ class KnowledgeIndex:
         n = len(self.entries)
         if n < 2 or n > self.p.classifier_max_entries or not self.enc.use:
             return None
-        X = np.concatenate([self._features([self.mat["qq"], self.mat["u"]]),
-                            self._features([self.mat["qa"], self.mat["ua"]])])
+        X = np.concatenate([np.concatenate([self.mat["qq"], self.mat["u"]], axis=1),
+                            np.concatenate([self.mat["qa"], self.mat["ua"]], axis=1)])
         y = np.concatenate([self.owner, np.arange(n)])
         key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.p.classifier_c).encode()).hexdigest()[:16]
         path = self.enc.cache_dir / f"classifier-{self.enc.main.name}-{key}.npz" if self.enc.cache_dir else None

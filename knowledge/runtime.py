@@ -170,6 +170,11 @@ class KnowledgeRuntime:
         return Answer(decision, conf, hits, suggestions)
 
 
+def _log_progress(msg: str, done: bool = False) -> None:
+    if done:
+        log.info("knowledge: %s", msg)
+
+
 _shared: dict[tuple, KnowledgeRuntime] = {}
 _shared_lock = threading.Lock()
 
@@ -183,5 +188,5 @@ def from_settings(settings) -> KnowledgeRuntime:
             _shared[key] = KnowledgeRuntime(settings.knowledge_dir, Path(settings.data_dir) / "embeddings",
                                             backend=settings.embedding_backend, model=settings.embedding_model,
                                             use_encoder=settings.knowledge_use_encoder,
-                                            threads=settings.knowledge_threads)
+                                            threads=settings.knowledge_threads, progress=_log_progress)
         return _shared[key]
