@@ -17,6 +17,7 @@ from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
 from .index import Encoders, KnowledgeIndex, Params
 from .loader import faq_root, knowledge_files, load
+from .normalize import normalize
 from .schema import Entry, Problem
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class KnowledgeRuntime:
         if not hits:
             return Answer("decline", 0.0)
         cal = self.calibration
-        if not _CONTENT.search(text or ""):
+        if not _CONTENT.search(normalize(text or "")):
             conf = 0.0  # emoji, punctuation: nothing to match on
         else:
             top = float(ranked.dense[0])
