@@ -39,7 +39,8 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    from bot import complaints
+    from bot import complaints, handoff
+    from bot.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.notify import EMAIL_JOB, send_email_job
     from handlers import feedback
 
@@ -47,6 +48,9 @@ def job_functions() -> dict[str, JobFunction]:
         EMAIL_JOB: send_email_job,
         complaints.JOB_DEADLINE: complaints.run_deadline,
         feedback.JOB_REMINDER: feedback.run_reminder,
+        DEADLINE_JOB: deadline_job,
+        DRAFT_EXPIRY_JOB: draft_expiry_job,
+        handoff.IDLE_JOB: handoff.run_idle,
     }
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...``."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,93 @@ def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _application_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import applications as apps
+    from bot.app import build_services
+    from bot.web.api_applications import search, summary
+
+    services = build_services(settings)
+    with services.db.session() as session:
+        total, rows = search(session, args.stage, args.service, True if args.overdue else None, args.limit, 0)
+        for app in rows:
+            row = summary(session, services, app, reveal=False)
+            late = " OVERDUE" if row["overdue"] else ""
+            print(f"{app.reference}  {app.service_id:<26} {app.stage:<20} due {app.due_date or '-'}{late}")
+        print(f"({len(rows)} of {total}; stages: {', '.join(apps.STAGES[1:])})", file=sys.stderr)
+    return 0
+
+
+def _application_show(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot import applications as apps
+    from bot.app import build_services
+    from bot.web.api_applications import detail
+
+    services = build_services(settings)
+    with services.db.session() as session:
+        app = apps.by_reference(session, args.reference)
+        if app is None or app.stage == "draft":
+            print(f"error: no application {args.reference}", file=sys.stderr)
+            return 1
+        print(json.dumps(detail(session, services, app, reveal=args.reveal), ensure_ascii=False, indent=2,
+                         default=str))
+    return 0
+
+
+def _application_transition(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import applications as apps
+    from bot.app import build_services
+
+    services = build_services(settings)
+    actor = apps.Actor("staff", f"cli:{args.by or getpass.getuser()}")
+    items = []
+    for spec in args.item or []:
+        material, _, note = spec.partition(":")
+        items.append({"material": material, "note": note})
+    try:
+        with services.db.session() as session:
+            app = apps.by_reference(session, args.reference, lock=True)
+            if app is None or app.stage == "draft":
+                print(f"error: no application {args.reference}", file=sys.stderr)
+                return 1
+            apps.transition(session, services, app, args.stage, actor, comment=args.comment, reason=args.reason,
+                            remedy=args.remedy, follow_up=args.follow_up, items=items or None)
+            print(f"{app.reference}: now {app.stage}; the customer is notified")
+    except apps.ApplicationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, apps.IllegalTransition) else 2
+    return 0
+
+
+def _add_application_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from bot.applications import STAGES
+
+    group = sub.add_parser("application", help="applications: list, show, move to the next stage")
+    cmds = group.add_subparsers(dest="application_command", required=True)
+    listing = cmds.add_parser("list", help="submitted applications, nearest deadline first (ID/phone masked)")
+    listing.add_argument("--stage", action="append", choices=STAGES[1:], help="repeat for several")
+    listing.add_argument("--service", help="service id")
+    listing.add_argument("--overdue", action="store_true", help="only overdue ones")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(func=_application_list)
+    show = cmds.add_parser("show", help="one application with materials and history, as JSON")
+    show.add_argument("reference")
+    show.add_argument("--reveal", action="store_true", help="show ID and phone numbers unmasked")
+    show.set_defaults(func=_application_show)
+    move = cmds.add_parser("transition", help="move to a stage; the customer is told at once")
+    move.add_argument("reference")
+    move.add_argument("stage", choices=STAGES[1:])
+    move.add_argument("--comment", help="shown to the customer")
+    move.add_argument("--reason", help="why (required for rejected)")
+    move.add_argument("--remedy", help="what the customer can do (required for rejected)")
+    move.add_argument("--follow-up", help="instructions on completion (default: the service's text)")
+    move.add_argument("--item", action="append", metavar="MATERIAL[:NOTE]",
+                      help="for correction_requested: an item to supply or correct; repeat")
+    move.add_argument("--by", help="your name for the record (default: the login name)")
+    move.set_defaults(func=_application_transition)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bot.auth import ROLES
 
@@ -148,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook = telegram.add_parser("set-webhook", help="register URL (ending in /telegram/webhook) with Telegram")
     hook.add_argument("url")
     hook.set_defaults(func=_telegram_set_webhook)
+    _add_application_commands(sub)
 
     from knowledge.cli import register as register_kb
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, or_, select, table, column
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import jobs
@@ -107,26 +107,11 @@ def person_customer_ids(session: Session, customer: Customer) -> list[int]:
 
 
 def customer_applications(session: Session, customer: Customer) -> list[tuple[int, str]]:
-    """The customer's own applications as (id, label) for "which application is it about".
+    """The person's own submitted applications (over linked identities) as (id, reference),
+    newest first, for "which application is it about"."""
+    from bot.applications import customer_applications as submitted
 
-    The applications feature is built separately; this reads its ``applications`` table
-    only when it exists and has a ``customer_id`` column, labelling each by the first
-    reference-like column it has. Connect the applications repository here at merge.
-    """
-    bind = session.connection()
-    if not inspect(bind).has_table("applications"):
-        return []
-    columns = {c["name"] for c in inspect(bind).get_columns("applications")}
-    if not {"id", "customer_id"} <= columns:
-        return []
-    label = next((c for c in ("number", "reference", "ref", "service_name", "service_code", "service") if c in columns),
-                 "id")
-    apps = table("applications", column("id"), column("customer_id"), column(label))
-    rows = session.execute(
-        select(apps.c.id, apps.c[label]).where(apps.c.customer_id.in_(person_customer_ids(session, customer)))
-        .order_by(apps.c.id.desc()).limit(10)
-    )
-    return [(int(row[0]), str(row[1])) for row in rows]
+    return [(app.id, app.reference or str(app.id)) for app in submitted(session, customer)[:10]]
 
 
 # -- creating and finding ------------------------------------------------------------------------

@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.hours import WorkingHours
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "data"
@@ -100,6 +103,14 @@ class Settings(BaseSettings):
     smtp_from: str = Field("service-desk@example.com", description="Sender address of notification emails.")
     smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection.")
 
+    # Handoff to staff
+    handoff_hours: str = Field("mon-fri 09:00-17:00", description="Staff working hours, e.g. 'mon-fri 09:00-12:00,13:30-17:00; sat 09:00-12:00', or 'always'.")
+    handoff_timezone: str = Field("Asia/Shanghai", description="Time zone of the working hours and holidays.")
+    handoff_holidays: str = Field("", description="Closed dates, comma separated: 2026-10-01..2026-10-07, 2027-01-01.")
+    handoff_idle_minutes: float = Field(10.0, gt=0, description="A customer left unanswered this long by the agent goes back to the queue.")
+    handoff_first_response_target_seconds: int = Field(120, ge=1, description="Target for the first staff answer after a handoff (measured from the queue, or from opening time).")
+    handoff_handle_minutes: float = Field(6.0, gt=0, description="Minutes per conversation assumed for the wait estimate until enough handoffs are measured.")
+
     @field_validator("telegram_mode")
     @classmethod
     def _telegram_needs_token(cls, value: str, info: ValidationInfo) -> str:
@@ -131,6 +142,36 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("handoff_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from bot.hours import parse_hours
+
+        parse_hours(value)
+        return value
+
+    @field_validator("handoff_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from bot.hours import parse_zone
+
+        parse_zone(value)
+        return value
+
+    @field_validator("handoff_holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        from bot.hours import parse_holidays
+
+        parse_holidays(value)
+        return value
+
+    @property
+    def working_hours(self) -> "WorkingHours":
+        from bot.hours import WorkingHours
+
+        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays)
 
     @property
     def effective_telegram_base_file_url(self) -> str:

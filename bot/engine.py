@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.attachments import AttachmentRejected
+from bot.handoff import customer_wrote
 from bot.i18n import detect_language, t
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue, wake_chat
@@ -140,11 +141,10 @@ class Engine:
         conversation.last_message_at = utcnow()
         wake_chat(session, conversation.channel, conversation.chat_id)
 
+        relayed = None
         if conversation.mode == "human":
-            log.info("conversation=%s message relayed to staff", conversation.id)
-            replies = ctx.notices
-        else:
-            replies = ctx.notices + self._route_safely(ctx)
+            relayed = customer_wrote(session, self.services, conversation, text, incoming.button)
+        replies = ctx.notices + (relayed if relayed is not None else self._route_safely(ctx))
         ids = enqueue(session, conversation, replies)
         return HandleResult(conversation.id, replies, ids)
 

@@ -12,10 +12,10 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 
+from bot.workers import PollingWorker, claim_in_chat_order
 from storage.models import InboxItem, utcnow
 
 if TYPE_CHECKING:
@@ -46,77 +46,20 @@ def accept(db: "Database", channel: str, delivery_key: str, payload: dict[str, A
     return fresh
 
 
-class InboxWorker:
+class InboxWorker(PollingWorker):
+    name = "inbox-worker"
+
     def __init__(self, db: "Database", engine: "Engine", channels: dict[str, "Channel"], poll_seconds: float = 1.0) -> None:
+        super().__init__(poll_seconds)
         self.db = db
         self.engine = engine
         self.channels = channels
-        self.poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="inbox-worker")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.process_once()
-            except Exception:  # noqa: BLE001 - survive a database hiccup
-                log.exception("inbox pass failed")
-                done = 0
-            if done:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
 
     def claim(self, limit: int = 10) -> list[InboxItem]:
-        now = utcnow()
-        earlier = aliased(InboxItem)
-        with self.db.session() as session:
-            query = (
-                select(InboxItem)
-                .where(
-                    InboxItem.status == "pending",
-                    InboxItem.next_attempt_at <= now,
-                    InboxItem.channel.in_(list(self.channels)),
-                    ~exists().where(
-                        and_(
-                            earlier.channel == InboxItem.channel,
-                            earlier.chat_id == InboxItem.chat_id,
-                            earlier.status == "pending",
-                            earlier.id < InboxItem.id,
-                        )
-                    ),
-                )
-                .order_by(InboxItem.id)
-                .limit(limit)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True, of=InboxItem)
-            items = list(session.scalars(query))
-            for item in items:
-                item.attempts += 1
-                item.next_attempt_at = now + LEASE
-            return items
+        return claim_in_chat_order(self.db, InboxItem, list(self.channels), LEASE, limit)
+
+    async def step(self) -> int:
+        return await self.process_once()
 
     async def process_once(self) -> int:
         items = await asyncio.to_thread(self.claim)

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import Services
+from bot.workers import PollingWorker
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,35 +54,17 @@ def cancel(session: Session, dedupe_key: str) -> bool:
     return bool(result.rowcount)
 
 
-class JobRunner:
+class JobRunner(PollingWorker):
+    name = "job-runner"
+
     def __init__(self, services: Services, functions: dict[str, JobFunction], poll_seconds: float) -> None:
+        super().__init__(poll_seconds)
         self.services = services
         self.functions = functions
-        self.poll_seconds = poll_seconds
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-runner")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                ran = await asyncio.to_thread(self.run_due)
-            except Exception:  # noqa: BLE001 - keep the runner alive through a database hiccup
-                log.exception("job runner pass failed")
-                ran = 0
-            if not ran:
-                await asyncio.sleep(self.poll_seconds)
+    async def step(self) -> int:
+        return await asyncio.to_thread(self.run_due)
 
     def claim(self, limit: int = 10) -> list[int]:
         now = utcnow()

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
 from bot.messages import Reply
+from bot.workers import PollingWorker, claim_in_chat_order
 from storage.models import Conversation, Message, OutboxItem, utcnow
 
 if TYPE_CHECKING:
@@ -93,84 +92,22 @@ def backoff(attempt: int) -> float:
     return float(min(2 ** attempt, 600))
 
 
-class OutboxSender:
+class OutboxSender(PollingWorker):
     """Background worker delivering pending replies through their channels."""
 
+    name = "outbox-sender"
+
     def __init__(self, db: "Database", channels: dict[str, "Channel"], max_attempts: int, poll_seconds: float) -> None:
+        super().__init__(poll_seconds)
         self.db = db
         self.channels = channels
         self.max_attempts = max_attempts
-        self.poll_seconds = poll_seconds
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Ask for a drain now (called after the engine commits replies); safe from any thread."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
-
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="outbox-sender")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.drain_once()
-            except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
-                log.exception("outbox drain failed")
-                sent = 0
-            if sent:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
 
     def claim(self, limit: int = 20) -> list[OutboxItem]:
-        """Lease due rows whose chat has no earlier pending row, so each chat stays in order."""
-        now = utcnow()
-        earlier = aliased(OutboxItem)
-        with self.db.session() as session:
-            query = (
-                select(OutboxItem)
-                .where(
-                    OutboxItem.status == "pending",
-                    OutboxItem.next_attempt_at <= now,
-                    OutboxItem.channel.in_(list(self.channels)),
-                    ~exists().where(
-                        and_(
-                            earlier.channel == OutboxItem.channel,
-                            earlier.chat_id == OutboxItem.chat_id,
-                            earlier.status == "pending",
-                            earlier.id < OutboxItem.id,
-                        )
-                    ),
-                )
-                .order_by(OutboxItem.id)
-                .limit(limit)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True, of=OutboxItem)
-            items = list(session.scalars(query))
-            for item in items:
-                item.attempts += 1
-                item.next_attempt_at = now + LEASE
-            return items
+        return claim_in_chat_order(self.db, OutboxItem, list(self.channels), LEASE, limit)
+
+    async def step(self) -> int:
+        return await self.drain_once()
 
     async def drain_once(self) -> int:
         items = await asyncio.to_thread(self.claim)

@@ -57,7 +57,7 @@ def test_terminal_chat_numbers_pick_buttons(sqlite_settings):
     chat.run(io.StringIO("English\n2\n/quit\n"))
     text = out.getvalue()
     assert "[1] " in text and "Switched to English." in text
-    assert 'not available yet' in text  # button 2 of the English menu: submit an application
+    assert 'Which service would you like to apply for?' in text  # button 2 of the English menu: submit an application
 
 
 def test_staff_add_and_api_token_then_bearer_check(sqlite_settings, monkeypatch, capsys):

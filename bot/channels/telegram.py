@@ -44,6 +44,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.messages import Button, FileRef, Incoming, IncomingFile, Reply
 from bot.services import Services
+from bot.workers import cancel_and_wait
 from storage.db import Database
 from storage.models import Attachment, KeyValue, utcnow
 
@@ -257,13 +258,8 @@ class TelegramChannel(Channel):
             self._poller = asyncio.create_task(self._poll_forever(), name="telegram-polling")
 
     async def stop(self) -> None:
-        if self._poller:
-            self._poller.cancel()
-            try:
-                await self._poller
-            except asyncio.CancelledError:
-                pass
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
         for request in self._requests:
             await request.shutdown()
 

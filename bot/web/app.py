@@ -13,8 +13,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from bot.app import Runtime
-from bot.web import api_outbox, webchat
-from bot.web.console import pages as console_pages
+from bot.web import api_applications, api_outbox, webchat
+from bot.web.console import applications as console_applications, pages as console_pages
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
 from bot.web.console.security import LoginRequired
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console.complaints import router as complaint_console_router
@@ -78,9 +79,15 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
 
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
+    app.include_router(handoff_pages.router)
+    app.include_router(knowledge_pages.router)
+    app.include_router(dashboard.router)
+    app.include_router(staff_pages.router)
     app.include_router(api_outbox.router)
     app.include_router(feedback_api_router)
     app.include_router(complaint_console_router)
+    app.include_router(api_applications.router)
+    app.include_router(console_applications.router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:

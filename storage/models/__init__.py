@@ -1,11 +1,15 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
 from .base import Base, JSONType, UTCDateTime, utcnow
+from .applications import Application, ApplicationExtension, ApplicationItem, ApplicationTransition, FileAccess
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
 from .feedback import Complaint, ComplaintEvent, Rating
+from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
 
 __all__ = [
+    "Application", "ApplicationExtension", "ApplicationItem", "ApplicationTransition", "FileAccess",
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
     "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
+    "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
 ]

@@ -112,29 +112,28 @@ def test_questions_about_complaints_are_left_to_the_faq(runtime, say):
         send("取消")
 
 
-def test_own_applications_are_offered_when_the_applications_table_exists(runtime, say):
-    """Until the applications feature lands, a stand-in table with its core columns is enough."""
-    from sqlalchemy import text
+def test_own_applications_are_offered(runtime, say):
+    """The customer's own submitted applications are offered; another person's are not accepted."""
+    from storage.models import Application, Customer, utcnow
 
     send = say("erin")
     send("hi")
+    say("olga")("hi")
     with runtime.services.db.session() as s:
-        s.execute(text("CREATE TABLE applications (id INTEGER PRIMARY KEY, customer_id INTEGER, number VARCHAR(40))"))
-        customer_id = s.execute(text("SELECT id FROM customers WHERE external_id = 'user-erin'")).scalar()
-        s.execute(text("INSERT INTO applications (id, customer_id, number) VALUES (7, :c, 'SQ-0007'), "
-                       "(8, :o, 'SQ-0008')"), {"c": customer_id, "o": customer_id + 1000})
-    try:
-        send(button="complaint:start")
-        send(button="complaint:cat:wrong_result")
-        send("审批结果和我提交的材料不符")
-        offered = send(button="complaint:files_done")
-        assert "complaint:app:7" in payloads(offered) and "complaint:app:8" not in payloads(offered)
-        assert "complaint:contact:chat" not in payloads(send(button="complaint:app:8"))  # not theirs: asked again
-        send(button="complaint:app:7")
-        assert "SQ-0007" in texts(send(button="complaint:contact:chat"))
-        send(button="complaint:submit")
-        with runtime.services.db.session() as s:
-            assert s.scalars(select(Complaint.application_id)).one() == 7
-    finally:
-        with runtime.services.db.session() as s:
-            s.execute(text("DROP TABLE applications"))
+        ids = {c.external_id: c.id for c in s.scalars(select(Customer))}
+        for app_id, owner, reference in ((7, ids["user-erin"], "KH-20261127-AAAA"),
+                                         (8, ids["user-olga"], "KH-20261127-BBBB")):
+            s.add(Application(id=app_id, reference=reference, service_id="account_opening",
+                              service_name={"zh": "个人账户开户", "en": "Account opening"}, customer_id=owner,
+                              stage="received", submitted_at=utcnow()))
+    send(button="complaint:start")
+    send(button="complaint:cat:wrong_result")
+    send("审批结果和我提交的材料不符")
+    offered = send(button="complaint:files_done")
+    assert "complaint:app:7" in payloads(offered) and "complaint:app:8" not in payloads(offered)
+    assert "complaint:contact:chat" not in payloads(send(button="complaint:app:8"))  # not theirs: asked again
+    send(button="complaint:app:7")
+    assert "KH-20261127-AAAA" in texts(send(button="complaint:contact:chat"))
+    send(button="complaint:submit")
+    with runtime.services.db.session() as s:
+        assert s.scalars(select(Complaint.application_id)).one() == 7

@@ -12,7 +12,14 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
+    NavItem("/console/queue", "console.nav.queue", ("agent",)),
+    NavItem("/console/canned", "console.nav.canned", ("agent",)),
+    NavItem("/console/knowledge", "console.nav.knowledge", ("agent", "content_manager")),
+    NavItem("/console/dashboard", "console.nav.dashboard", ("supervisor",)),
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
     NavItem("/console/complaints", "complaint.console.nav", ("agent", "supervisor")),
     NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
+    NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
+    NavItem("/console/staff", "console.nav.staff", ("admin",)),
+    NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]

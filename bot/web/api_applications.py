@@ -1,0 +1,328 @@
+"""REST API for applications (``/api/v1/applications``): how reviewers' tools and back-office
+systems read cases and drive their stages. Bearer tokens; an illegal stage change answers 409.
+
+ID and phone numbers are masked for roles that do not review applications; every file
+download is recorded with who and when.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import applications as apps
+from bot.auth import Principal, get_session, has_role, require_role
+from bot.services import Services
+from knowledge.services import Service
+from storage.models import (
+    Application, ApplicationExtension, ApplicationItem, ApplicationTransition, Attachment, Customer, FileAccess,
+    utcnow,
+)
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+READ = require_role("agent", "reviewer")
+WRITE = require_role("reviewer")
+STATS = require_role("supervisor")
+
+
+class ItemOut(BaseModel):
+    id: int
+    material: str
+    name: str
+    kind: str
+    value: str | None = None
+    file_name: str | None = None
+    mime: str | None = None
+    size: int | None = None
+    download: str | None = None
+    status: str
+
+
+class TransitionOut(BaseModel):
+    at: datetime
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    actor_kind: str
+    comment: str | None
+    details: dict[str, Any]
+
+
+class ExtensionOut(BaseModel):
+    at: datetime
+    days: int
+    reason: str
+    old_due_date: date | None
+    new_due_date: date
+    actor: str
+
+
+class SummaryOut(BaseModel):
+    reference: str
+    service: str
+    service_name: dict[str, str]
+    stage: str
+    stage_changed_at: datetime
+    submitted_at: datetime | None
+    due_date: date | None
+    overdue: bool
+    customer: str
+    applicant: dict[str, str] = Field(default_factory=dict, description="ID/phone values; masked unless the role reviews")
+
+
+class DetailOut(SummaryOut):
+    channel: str
+    language: str
+    needs_secondary_review: bool
+    allowed_next: list[str]
+    correction_items: list[dict[str, str]]
+    decision_reason: str | None
+    remedy: str | None
+    follow_up: str | None
+    items: list[ItemOut]
+    pending_items: list[ItemOut]
+    history: list[TransitionOut]
+    extensions: list[ExtensionOut]
+
+
+class ListOut(BaseModel):
+    total: int
+    items: list[SummaryOut]
+
+
+class TransitionIn(BaseModel):
+    to: str = Field(description="The next stage, e.g. initial_review, approval, approved, rejected, processing, completed")
+    comment: str | None = Field(None, max_length=2000, description="Shown to the customer with the notice")
+    reason: str | None = Field(None, max_length=2000, description="Required for rejected")
+    remedy: str | None = Field(None, max_length=2000, description="What the customer can do; required for rejected")
+    follow_up: str | None = Field(None, max_length=4000, description="For completed; default: the service's text")
+
+
+class CorrectionItem(BaseModel):
+    material: str
+    note: str | None = Field(None, max_length=500)
+
+
+class CorrectionIn(BaseModel):
+    items: list[CorrectionItem] = Field(min_length=1)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class ExtensionIn(BaseModel):
+    days: int = Field(ge=1, le=60)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _actor(principal: Principal) -> apps.Actor:
+    return apps.Actor("staff", principal.name, principal.staff_id)
+
+
+def _sees_pii(principal: Principal) -> bool:
+    return has_role(principal.role, "reviewer")
+
+
+def _value(service: Service | None, material_id: str, value: str | None, reveal: bool) -> str | None:
+    material = service.material(material_id) if service else None
+    return value if reveal or material is None else apps.mask(value, material.mask)
+
+
+def applicant(session: Session, service: Service | None, app: Application, reveal: bool) -> dict[str, str]:
+    """The ID and phone numbers given in the application (masked unless ``reveal``)."""
+    if service is None:
+        return {}
+    out = {}
+    for mid, item in apps.items_of(session, app).items():
+        material = service.material(mid)
+        if material is not None and material.mask != "none" and item.value:
+            out[mid] = item.value if reveal else apps.mask(item.value, material.mask) or ""
+    return out
+
+
+def summary(session: Session, services: Services, app: Application, reveal: bool) -> dict[str, Any]:
+    service = apps.catalog(services).get(app.service_id)
+    customer = session.get(Customer, app.customer_id)
+    return {
+        "reference": app.reference, "service": app.service_id, "service_name": app.service_name,
+        "stage": app.stage, "stage_changed_at": app.stage_changed_at, "submitted_at": app.submitted_at,
+        "due_date": app.due_date,
+        "overdue": app.stage not in apps.TERMINAL and (app.overdue or (app.due_at is not None and app.due_at <= utcnow())),
+        "customer": (customer.display_name or f"customer {customer.id}") if customer else "-",
+        "applicant": applicant(session, service, app, reveal),
+    }
+
+
+def _item(session: Session, service: Service | None, app: Application, item: ApplicationItem,
+          reveal: bool) -> dict[str, Any]:
+    material = service.material(item.material_id) if service else None
+    out: dict[str, Any] = {"id": item.id, "material": item.material_id, "status": item.status, "kind": item.kind,
+                           "name": material.label("zh") if material else item.material_id}
+    if item.kind == "text":
+        out["value"] = _value(service, item.material_id, item.value, reveal)
+    else:
+        attachment = session.get(Attachment, item.attachment_id)
+        if attachment is not None:
+            out.update(file_name=attachment.original_name, mime=attachment.mime, size=attachment.size,
+                       download=f"/api/v1/applications/{app.reference}/files/{item.id}")
+    return out
+
+
+def detail(session: Session, services: Services, app: Application, reveal: bool) -> dict[str, Any]:
+    service = apps.catalog(services).get(app.service_id)
+    customer = session.get(Customer, app.customer_id)
+    rows = list(session.scalars(select(ApplicationItem).where(
+        ApplicationItem.application_id == app.id, ApplicationItem.status.in_(("current", "pending")))
+        .order_by(ApplicationItem.id)))
+    order = {m.id: n for n, m in enumerate(service.materials)} if service else {}
+    rows.sort(key=lambda r: (order.get(r.material_id, 99), r.id))
+    history = session.scalars(select(ApplicationTransition).where(ApplicationTransition.application_id == app.id)
+                              .order_by(ApplicationTransition.id))
+    extensions = session.scalars(select(ApplicationExtension).where(ApplicationExtension.application_id == app.id)
+                                 .order_by(ApplicationExtension.id))
+    return {
+        **summary(session, services, app, reveal),
+        "channel": customer.channel if customer else "-", "language": app.language,
+        "needs_secondary_review": app.needs_secondary_review, "allowed_next": apps.allowed_next(app),
+        "correction_items": app.correction_items, "decision_reason": app.decision_reason, "remedy": app.remedy,
+        "follow_up": app.follow_up,
+        "items": [_item(session, service, app, r, reveal) for r in rows if r.status == "current"],
+        "pending_items": [_item(session, service, app, r, reveal) for r in rows if r.status == "pending"],
+        "history": [{"at": h.created_at, "from_stage": h.from_stage, "to_stage": h.to_stage, "actor": h.actor_name,
+                     "actor_kind": h.actor_kind, "comment": h.comment, "details": h.details} for h in history],
+        "extensions": [{"at": e.created_at, "days": e.days, "reason": e.reason, "old_due_date": e.old_due_date,
+                        "new_due_date": e.new_due_date, "actor": e.actor_name} for e in extensions],
+    }
+
+
+def search(session: Session, stage: list[str] | None = None, service: str | None = None,
+           overdue: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[Application]]:
+    """Submitted applications, oldest deadline first (the console uses this too)."""
+    query = select(Application).where(Application.stage != "draft")
+    if stage:
+        query = query.where(Application.stage.in_(stage))
+    if service:
+        query = query.where(Application.service_id == service)
+    if overdue is not None:
+        late = Application.stage.not_in(apps.TERMINAL) & (
+            Application.overdue.is_(True) | (Application.due_at <= utcnow()))
+        query = query.where(late if overdue else ~late)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Application.due_at.asc().nulls_last(), Application.id.desc())
+                                .limit(limit).offset(offset)))
+    return total, rows
+
+
+def _find(session: Session, reference: str, lock: bool = False) -> Application:
+    app = apps.by_reference(session, reference, lock=lock)
+    if app is None or app.stage == "draft":
+        raise HTTPException(404, f"no application {reference}")
+    return app
+
+
+def _apply(call):  # type: ignore[no-untyped-def]
+    """Run a stage change; its refusals become 409 (illegal now) or 422 (incomplete request)."""
+    try:
+        return call()
+    except apps.IllegalTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    except apps.InvalidRequest as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("", response_model=ListOut, summary="List applications")
+def list_applications(
+    request: Request,
+    stage: list[str] | None = Query(None, description="Repeat to give several stages"),
+    service: str | None = Query(None, description="Service id"),
+    overdue: bool | None = Query(None, description="Only overdue (true) or only not overdue (false)"),
+    limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+    principal: Principal = Depends(READ), session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    services = request.app.state.services
+    total, rows = search(session, stage, service, overdue, limit, offset)
+    reveal = _sees_pii(principal)
+    return {"total": total, "items": [summary(session, services, a, reveal) for a in rows]}
+
+
+@router.get("/stats", summary="Figures for the supervisors' dashboard")
+def application_stats(
+    since: datetime | None = Query(None, description="Default: 30 days ago"),
+    until: datetime | None = Query(None, description="Default: now"),
+    principal: Principal = Depends(STATS), session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    until = until or utcnow()
+    since = since or until - timedelta(days=30)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise HTTPException(422, "give since and until with a time zone, e.g. 2026-11-01T00:00:00+08:00")
+    return apps.stats(session, since, until)
+
+
+@router.get("/{reference}", response_model=DetailOut, summary="One application with materials and history")
+def get_application(reference: str, request: Request, principal: Principal = Depends(READ),
+                    session: Session = Depends(get_session)) -> dict[str, Any]:
+    app = _find(session, reference)
+    return detail(session, request.app.state.services, app, _sees_pii(principal))
+
+
+@router.post("/{reference}/transitions", response_model=DetailOut, summary="Move to the next stage",
+             responses={409: {"description": "Not allowed from the current stage"},
+                        422: {"description": "Missing reason/remedy or unknown stage"}})
+def post_transition(reference: str, body: TransitionIn, request: Request, principal: Principal = Depends(WRITE),
+                    session: Session = Depends(get_session)) -> dict[str, Any]:
+    services = request.app.state.services
+    app = _find(session, reference, lock=True)
+    if body.to == "correction_requested":
+        raise HTTPException(422, "a correction names its items: POST .../correction")
+    _apply(lambda: apps.transition(session, services, app, body.to, _actor(principal), comment=body.comment,
+                                   reason=body.reason, remedy=body.remedy, follow_up=body.follow_up))
+    return detail(session, services, app, _sees_pii(principal))
+
+
+@router.post("/{reference}/correction", response_model=DetailOut, summary="Request a correction (补正) naming items",
+             responses={409: {"description": "Not allowed from the current stage"}})
+def post_correction(reference: str, body: CorrectionIn, request: Request, principal: Principal = Depends(WRITE),
+                    session: Session = Depends(get_session)) -> dict[str, Any]:
+    services = request.app.state.services
+    app = _find(session, reference, lock=True)
+    items = [{"material": i.material, "note": i.note or ""} for i in body.items]
+    _apply(lambda: apps.transition(session, services, app, "correction_requested", _actor(principal),
+                                   comment=body.comment, items=items))
+    return detail(session, services, app, _sees_pii(principal))
+
+
+@router.post("/{reference}/extensions", response_model=DetailOut, summary="Extend the time limit, with a reason",
+             responses={409: {"description": "Closed, or the time limit is paused"}})
+def post_extension(reference: str, body: ExtensionIn, request: Request, principal: Principal = Depends(WRITE),
+                   session: Session = Depends(get_session)) -> dict[str, Any]:
+    services = request.app.state.services
+    app = _find(session, reference, lock=True)
+    _apply(lambda: apps.extend(session, services, app, body.days, body.reason, _actor(principal)))
+    return detail(session, services, app, _sees_pii(principal))
+
+
+@router.get("/{reference}/files/{item_id}", summary="Download one material file (recorded)",
+            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+def download(reference: str, item_id: int, request: Request, principal: Principal = Depends(WRITE),
+             session: Session = Depends(get_session)) -> Response:
+    app = _find(session, reference)
+    item = session.get(ApplicationItem, item_id)
+    if item is None or item.application_id != app.id or item.attachment_id is None:
+        raise HTTPException(404, "no such file in this application")
+    attachment = session.get(Attachment, item.attachment_id)
+    assert attachment is not None
+    data = request.app.state.services.attachments.read(attachment)
+    apps.record_file_access(session, app, item, _actor(principal), "download", "api")
+    name = attachment.original_name or f"{item.material_id}"
+    return Response(data, media_type=attachment.mime, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store"})
+
+
+def file_accesses(session: Session, app: Application) -> list[FileAccess]:
+    return list(session.scalars(select(FileAccess).where(FileAccess.application_id == app.id)
+                                .order_by(FileAccess.id)))

@@ -1,0 +1,285 @@
+"""Console pages for agents: the queue and my conversations (live), one conversation with its
+transcript, customer, notes and reply box, and the canned replies.
+
+Live updates are plain polling of two small JSON endpoints (``/console/api/queue`` and
+``/console/api/conversations/{id}/messages``): no build step, works behind any proxy.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import applications, complaints, handoff
+from bot.auth import get_session, has_role
+from bot.handoff import HandoffError
+from bot.i18n import t
+from bot.web.console.pages import console_lang, render
+from bot.web.console.security import require_staff, verify_csrf
+from storage.models import (
+    Attachment, CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow,
+)
+
+router = APIRouter(prefix="/console")
+AGENT = require_staff("agent")
+
+
+@dataclass
+class Panel:
+    """A block about the customer on the conversation page: a title key and rows of
+    (label, value, link); a label may be a datetime, shown in the staff's time zone."""
+
+    title_key: str
+    rows: list[tuple[str | datetime, str, str | None]]
+
+
+#: Blocks about the customer on the conversation page, each ``function(session, customer, lang) -> Panel``.
+CUSTOMER_PANELS: list[Callable[[Session, Customer, str], Panel]] = []
+
+
+def _earlier_handoffs(session: Session, customer: Customer, lang: str) -> Panel:
+    rows = session.scalars(select(HandoffSession).where(HandoffSession.customer_id == customer.id)
+                           .order_by(HandoffSession.id.desc()).limit(10))
+    return Panel("console.handoff.panel.handoffs", [
+        (h.created_at, f"{t('console.handoff.reason.' + h.reason, lang)} · "
+         f"{t('console.handoff.status.' + h.status, lang)}", f"/console/conversations/{h.conversation_id}")
+        for h in rows
+    ])
+
+
+def _complaints(session: Session, customer: Customer, lang: str) -> Panel:
+    return Panel("console.handoff.panel.complaints", [
+        (c.ticket, f"{t('complaint.category.' + c.category, lang)} · {t('complaint.console.status.' + c.status, lang)}",
+         f"/console/complaints/{c.ticket}")
+        for c in complaints.customer_complaints(session, customer)
+    ])
+
+
+def _applications(session: Session, customer: Customer, lang: str) -> Panel:
+    return Panel("console.handoff.panel.applications", [
+        (a.reference or "", f"{a.service_name.get(lang) or a.service_id} · {t('application.stage.' + a.stage, lang)}",
+         f"/console/applications/{a.reference}")
+        for a in applications.customer_applications(session, customer)[:10]
+    ])
+
+
+CUSTOMER_PANELS.extend([_earlier_handoffs, _applications, _complaints])
+
+
+def local_time(request: Request) -> Callable[..., str]:
+    """For templates: a UTC timestamp shown in the staff's time zone (that of the working hours)."""
+    zone = request.app.state.services.settings.working_hours.zone
+
+    def show(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return moment.astimezone(zone).strftime(fmt)
+
+    return show
+
+
+def _customer_name(customer: Customer) -> str:
+    return customer.display_name or customer.external_id
+
+
+def _item(h: HandoffSession, lang: str, agents: dict[int, StaffUser]) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": h.id, "conversation_id": h.conversation_id, "url": f"/console/conversations/{h.conversation_id}",
+        "customer": _customer_name(h.customer), "channel": h.customer.channel,
+        "reason": t("console.handoff.reason." + h.reason, lang), "question": h.question[:160],
+        "status": h.status, "after_hours": h.after_hours,
+        "waiting_s": max(0, int((now - h.clock_start).total_seconds())),
+        "awaiting_s": int((now - h.awaiting_since).total_seconds()) if h.awaiting_since else None,
+        "agent": agents[h.agent_id].display_name if h.agent_id in agents else None,
+    }
+
+
+def queue_state(session: Session, user: StaffUser, lang: str) -> dict[str, Any]:
+    agents = {u.id: u for u in session.scalars(select(StaffUser))}
+    others = []
+    if has_role(user.role, "supervisor"):
+        others = [_item(h, lang, agents) for h in session.scalars(
+            select(HandoffSession).where(HandoffSession.status == "active", HandoffSession.agent_id != user.id)
+            .order_by(HandoffSession.claimed_at))]
+    return {
+        "waiting": [_item(h, lang, agents) for h in handoff.waiting(session)],
+        "mine": [_item(h, lang, agents) for h in handoff.owned_by(session, user.id)],
+        "others": others,
+        "on_duty": user.on_duty,
+        "agents_on_duty": len(handoff.on_duty_agents(session)),
+    }
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, user: StaffUser = Depends(AGENT),
+               session: Session = Depends(get_session)) -> HTMLResponse:
+    return render(request, "console/queue.html", {"state": queue_state(session, user, console_lang(request))})
+
+
+@router.get("/api/queue")
+def queue_api(request: Request, user: StaffUser = Depends(AGENT),
+              session: Session = Depends(get_session)) -> dict[str, Any]:
+    return queue_state(session, user, console_lang(request))
+
+
+def done(request: Request, session: Session, target: str) -> Response:
+    """Commit before answering: the request's own transaction would otherwise end only after the
+    redirect is sent, and the next page (or the customer's poll) could miss the change."""
+    session.commit()
+    request.app.state.services.wake_outbox()
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/duty", dependencies=[Depends(verify_csrf)])
+def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends(AGENT),
+                session: Session = Depends(get_session)) -> Response:
+    handoff.set_on_duty(session, user, on == "1")
+    return done(request, session, "/console/queue")
+
+
+def _transcript_item(m: Message, staff: dict[int, StaffUser], files: dict[int, Attachment],
+                     zone: tzinfo) -> dict[str, Any]:
+    payload = m.payload or {}
+    return {"id": m.id, "sender": m.sender, "text": m.text, "button": m.button,
+            "at": m.created_at.astimezone(zone).strftime("%m-%d %H:%M"),
+            "staff": staff[m.staff_id].display_name if m.staff_id in staff else None,
+            "buttons": [b["label"] for b in payload.get("buttons", [])],
+            "files": [{"name": files[i].original_name or files[i].mime,
+                       "url": f"/console/conversations/{m.conversation_id}/attachments/{i}"}
+                      for i in payload.get("attachments", []) if i in files]}
+
+
+def _messages(request: Request, session: Session, conversation_id: int, after: int = 0,
+              limit: int = 500) -> list[dict[str, Any]]:
+    """The transcript (the newest ``limit``), times in the staff's time zone."""
+    zone = request.app.state.services.settings.working_hours.zone
+    staff = {u.id: u for u in session.scalars(select(StaffUser))}
+    rows = session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
+                           .order_by(Message.id.desc()).limit(limit))
+    files = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.conversation_id == conversation_id))}
+    return [_transcript_item(m, staff, files, zone) for m in reversed(list(rows))]
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+def conversation_page(conversation_id: int, request: Request, error: str | None = None,
+                      user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> HTMLResponse:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, "no such conversation")
+    lang = console_lang(request)
+    current = handoff.open_handoff(session, conversation_id)
+    targets = [u for u in session.scalars(select(StaffUser).order_by(StaffUser.on_duty.desc(), StaffUser.display_name))
+               if handoff.agent_capable(u) and (current is None or u.id != current.agent_id)]
+    agents = {u.id: u for u in session.scalars(select(StaffUser))}
+    return render(request, "console/conversation.html", {
+        "conversation": conversation, "customer": conversation.customer, "handoff": current,
+        "handoff_item": _item(current, lang, agents) if current else None,
+        "mine": current is not None and current.status == "active" and (
+            current.agent_id == user.id or has_role(user.role, "supervisor")),
+        "messages": _messages(request, session, conversation_id), "notes": handoff.notes(session, conversation_id),
+        "note_authors": agents, "canned": handoff.canned_replies(session, conversation.language),
+        "targets": targets, "panels": [panel(session, conversation.customer, lang) for panel in CUSTOMER_PANELS],
+        "error": error, "local": local_time(request),
+    })
+
+
+@router.get("/api/conversations/{conversation_id}/messages")
+def conversation_messages(conversation_id: int, request: Request, after: int = Query(0, ge=0),
+                          user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> dict[str, Any]:
+    current = handoff.open_handoff(session, conversation_id)
+    return {"messages": _messages(request, session, conversation_id, after),
+            "status": current.status if current else "closed",
+            "agent_id": current.agent_id if current else None}
+
+
+#: Shown in the browser; anything else is downloaded, so a crafted file never runs as a page.
+INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+
+
+@router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
+def attachment(conversation_id: int, attachment_id: int, request: Request, user: StaffUser = Depends(AGENT),
+               session: Session = Depends(get_session)) -> Response:
+    """A file the customer sent in this conversation."""
+    found = session.get(Attachment, attachment_id)
+    if found is None or found.conversation_id != conversation_id:
+        raise HTTPException(404, "no such file in this conversation")
+    path = request.app.state.services.attachments.path_for(found.sha256)
+    if not path.exists():
+        raise HTTPException(410, "the file is no longer stored")
+    disposition = "inline" if found.mime in INLINE_MIME else "attachment"
+    return FileResponse(path, media_type=found.mime, filename=found.original_name or f"file-{found.id}",
+                        content_disposition_type=disposition, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _conversation_of(session: Session, handoff_id: int) -> int:
+    found = session.scalar(select(HandoffSession.conversation_id).where(HandoffSession.id == handoff_id))
+    if found is None:
+        raise HTTPException(404, "no such handoff")
+    return found
+
+
+@router.post("/handoffs/{handoff_id}/{action}", dependencies=[Depends(verify_csrf)])
+def handoff_action(handoff_id: int, action: str, request: Request, text: str = Form(""), to: int = Form(0),
+                   user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> Response:
+    services = request.app.state.services
+    actions: dict[str, Callable[[], object]] = {
+        "claim": lambda: handoff.claim(session, services, handoff_id, user),
+        "reply": lambda: handoff.reply(session, services, handoff_id, user, text),
+        "handback": lambda: handoff.hand_back(session, services, handoff_id, user),
+        "close": lambda: handoff.close(session, services, handoff_id, user),
+        "release": lambda: handoff.release(session, services, handoff_id, user),
+        "transfer": lambda: handoff.transfer(session, services, handoff_id, user, to),
+    }
+    if action not in actions:
+        raise HTTPException(404, "no such action")
+    target = f"/console/conversations/{_conversation_of(session, handoff_id)}"
+    try:
+        actions[action]()
+    except HandoffError as exc:
+        return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
+    return done(request, session, target)
+
+
+@router.post("/conversations/{conversation_id}/notes", dependencies=[Depends(verify_csrf)])
+def add_note(conversation_id: int, request: Request, text: str = Form(...), user: StaffUser = Depends(AGENT),
+             session: Session = Depends(get_session)) -> Response:
+    if session.get(Conversation, conversation_id) is None:
+        raise HTTPException(404, "no such conversation")
+    target = f"/console/conversations/{conversation_id}"
+    try:
+        handoff.add_note(session, conversation_id, user, text)
+    except HandoffError as exc:
+        return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
+    return done(request, session, target)
+
+
+@router.get("/canned", response_class=HTMLResponse)
+def canned_page(request: Request, error: str | None = None, user: StaffUser = Depends(AGENT),
+                session: Session = Depends(get_session)) -> HTMLResponse:
+    return render(request, "console/canned.html", {"canned": handoff.canned_replies(session), "error": error,
+                                                   "may_edit": has_role(user.role, "supervisor")})
+
+
+@router.post("/canned", dependencies=[Depends(verify_csrf)])
+def canned_add(request: Request, title: str = Form(...), text: str = Form(...), language: str = Form(""),
+               user: StaffUser = Depends(require_staff("supervisor")),
+               session: Session = Depends(get_session)) -> Response:
+    try:
+        handoff.add_canned(session, user, title, text, language or None)
+    except HandoffError:
+        return RedirectResponse("/console/canned?error=empty", status_code=303)
+    return done(request, session, "/console/canned")
+
+
+@router.post("/canned/{canned_id}/delete", dependencies=[Depends(verify_csrf)])
+def canned_delete(canned_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+                  session: Session = Depends(get_session)) -> Response:
+    row = session.get(CannedReply, canned_id)
+    if row is not None:
+        session.delete(row)
+    return done(request, session, "/console/canned")

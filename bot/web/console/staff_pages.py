@@ -1,0 +1,107 @@
+"""Staff accounts in the console: administrators add, disable, unlock and reset accounts;
+everyone changes their own password (which ends their other sessions)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.auth import ROLES, StaffError, add_staff, get_session, hash_password, verify_password
+from bot.web.console.handoff_pages import done
+from bot.web.console.pages import render
+from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
+from storage.models import StaffUser
+
+router = APIRouter(prefix="/console")
+ADMIN = require_staff("admin")
+MIN_PASSWORD = 8
+
+
+def _staff_page(request: Request, session: Session, error: str | None = None, detail: str = "",
+                status_code: int = 200) -> HTMLResponse:
+    users = list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+    return render(request, "console/staff.html", {"users": users, "roles": ROLES, "error": error, "detail": detail},
+                  status_code=status_code)
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(request: Request, user: StaffUser = Depends(ADMIN), session: Session = Depends(get_session)) -> HTMLResponse:
+    return _staff_page(request, session)
+
+
+@router.post("/staff", dependencies=[Depends(verify_csrf)])
+def staff_add(request: Request, username: str = Form(...), display_name: str = Form(""), role: str = Form(...),
+              password: str = Form(...), user: StaffUser = Depends(ADMIN),
+              session: Session = Depends(get_session)) -> Response:
+    try:
+        add_staff(session, username.strip(), password, role, display_name.strip() or None)
+    except StaffError as exc:
+        return _staff_page(request, session, "console.staff.error.invalid", str(exc), status_code=400)
+    return done(request, session, "/console/staff")
+
+
+def _target(session: Session, staff_id: int) -> StaffUser:
+    target = session.get(StaffUser, staff_id)
+    if target is None:
+        raise HTTPException(404, "no such staff account")
+    return target
+
+
+@router.post("/staff/{staff_id}/active", dependencies=[Depends(verify_csrf)])
+def staff_active(staff_id: int, request: Request, active: str = Form(...), user: StaffUser = Depends(ADMIN),
+                 session: Session = Depends(get_session)) -> Response:
+    target = _target(session, staff_id)
+    if target.id == user.id:
+        return _staff_page(request, session, "console.staff.error.self", status_code=400)
+    target.active = active == "1"
+    if not target.active:
+        target.on_duty = False  # a disabled account takes no conversations and counts for no wait estimate
+    return done(request, session, "/console/staff")
+
+
+@router.post("/staff/{staff_id}/unlock", dependencies=[Depends(verify_csrf)])
+def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+                 session: Session = Depends(get_session)) -> Response:
+    target = _target(session, staff_id)
+    target.locked_until, target.failed_logins = None, 0
+    return done(request, session, "/console/staff")
+
+
+@router.post("/staff/{staff_id}/password", dependencies=[Depends(verify_csrf)])
+def staff_reset_password(staff_id: int, request: Request, password: str = Form(...), user: StaffUser = Depends(ADMIN),
+                         session: Session = Depends(get_session)) -> Response:
+    target = _target(session, staff_id)
+    if len(password) < MIN_PASSWORD:
+        return _staff_page(request, session, "console.password.error.short", status_code=400)
+    target.password_hash = hash_password(password)  # ends the account's sessions
+    target.locked_until, target.failed_logins = None, 0
+    return done(request, session, "/console/staff")
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(request: Request, user: StaffUser = Depends(require_staff())) -> HTMLResponse:
+    return render(request, "console/password.html", {"error": None, "changed": request.query_params.get("changed")})
+
+
+@router.post("/password", dependencies=[Depends(verify_csrf)])
+def change_password(request: Request, current: str = Form(...), new: str = Form(...), repeat: str = Form(...),
+                    user: StaffUser = Depends(require_staff()), session: Session = Depends(get_session)) -> Response:
+    error = None
+    if not verify_password(user.password_hash, current):
+        error = "console.password.error.current"
+    elif len(new) < MIN_PASSWORD:
+        error = "console.password.error.short"
+    elif new != repeat:
+        error = "console.password.error.repeat"
+    elif new == current:
+        error = "console.password.error.same"
+    if error:
+        return render(request, "console/password.html", {"error": error, "changed": None}, status_code=400)
+    user.password_hash = hash_password(new)
+    response = done(request, session, "/console/password?changed=1")
+    # Other sessions end (the cookie is bound to the password hash); this one continues.
+    response.set_cookie(SESSION_COOKIE, session_cookie_value(request.app.state.services, user), httponly=True,
+                        samesite="lax", secure=cookie_secure(request),
+                        max_age=request.app.state.services.settings.console_session_hours * 3600)
+    return response

@@ -1,0 +1,51 @@
+"""Helpers shared by the handoff tests."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from bot.app import Runtime
+from bot.auth import hash_password
+from bot.config import Settings
+from bot.messages import Incoming
+from storage.models import StaffUser
+
+
+def make_runtime(settings: Settings, **overrides: object) -> Runtime:
+    """Staff always at work unless the test says otherwise."""
+    values = {"handoff_hours": "always", **overrides}
+    return Runtime.build(settings.model_copy(update=values), channels={})
+
+
+PASSWORD = "password-123"
+
+
+@lru_cache(maxsize=1)
+def password_hash() -> str:
+    """Hashed once: argon2 is slow on purpose, and the tests make many accounts."""
+    return hash_password(PASSWORD)
+
+
+def staff(runtime: Runtime, username: str, role: str = "agent", on_duty: bool = True) -> StaffUser:
+    with runtime.services.db.session() as s:
+        user = StaffUser(username=username, display_name=username.title(), password_hash=password_hash(),
+                         role=role, on_duty=on_duty)
+        s.add(user)
+        s.flush()
+        return user
+
+
+def say(runtime: Runtime, text: str = "", chat: str = "c1", **kw: object):
+    return runtime.engine.handle(Incoming(channel="web", chat_id=chat, user_id=chat, text=text, **kw))
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def console_login(client, username: str, password: str = PASSWORD):
+    page = client.get("/console/login")
+    return client.post("/console/login", data={"username": username, "password": password,
+                                               "csrf_token": csrf_of(page.text), "next": "/console"},
+                       follow_redirects=False)
