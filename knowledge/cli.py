@@ -27,11 +27,11 @@ def _runtime(settings, args, kb: Path):
 
 def _check(settings, args) -> int:
     from knowledge.index import near_duplicates
-    from knowledge.loader import faq_root, knowledge_files, load
+    from knowledge.loader import knowledge_files, load
 
     kb = Path(args.dir) if args.dir else settings.knowledge_dir
     entries, problems = load(kb)
-    files = knowledge_files(faq_root(kb))
+    files = knowledge_files(kb)
     if not args.no_embed and entries and not any(p.level == "error" for p in problems):
         from knowledge.schema import Problem
 

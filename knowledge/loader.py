@@ -33,18 +33,29 @@ class _Ctx:
         self.problems.append(Problem("warning", self.file, line, msg))
 
 
-def faq_root(path: Path) -> Path:
-    """The FAQ part of a knowledge folder: its `faq/` subfolder when there is one (services live beside it)."""
+#: FAQ subfolders of a knowledge folder: the edited files, and the entries the console writes.
+FAQ_FOLDERS = ("faq", "console")
+
+
+def faq_paths(path: Path) -> list[Path]:
+    """Where the FAQ files of a knowledge folder are: its `faq/` and `console/` subfolders when
+    it has a `faq/` one (service definitions live beside them), else the folder or file itself."""
     path = Path(path)
-    return path / "faq" if (path / "faq").is_dir() else path
+    if path.is_dir() and (path / "faq").is_dir():
+        return [path / f for f in FAQ_FOLDERS]
+    return [path]
 
 
 def knowledge_files(path: Path) -> list[Path]:
-    """The files that make up a knowledge folder (sorted, so loads are deterministic)."""
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in KB_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    """The FAQ files of a knowledge folder (sorted, so loads are deterministic; hidden files skipped)."""
+    out = []
+    for root in faq_paths(path):
+        if root.is_file():
+            out.append(root)
+        elif root.is_dir():
+            out += sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in KB_SUFFIXES
+                          and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return out
 
 
 def _line(node: yaml.Node | None) -> int:
@@ -191,7 +202,7 @@ def _load_jsonl(path: Path, ctx: _Ctx) -> list[Entry]:
 
 def load(path: Path) -> tuple[list[Entry], list[Problem]]:
     """Load every entry under `path` (a folder or one file) and all problems found."""
-    path = faq_root(path)
+    path = Path(path)
     if not path.exists():
         return [], [Problem("error", str(path), 0, "knowledge path does not exist")]
     entries: list[Entry] = []

@@ -7,6 +7,7 @@ reference, so a broken edit never replaces the last good knowledge.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
 from .index import Encoders, KnowledgeIndex, Params
-from .loader import faq_root, knowledge_files, load
+from .loader import faq_paths, knowledge_files, load
 from .normalize import normalize
 from .schema import Entry, Problem
 
@@ -116,10 +117,14 @@ class KnowledgeRuntime:
     def _watch(self, debounce_ms: int) -> None:
         import watchfiles
 
-        def relevant(change, path: str) -> bool:
-            return path.endswith((".yaml", ".yml", ".jsonl")) and "/." not in path
+        roots = [str(p.resolve()) for p in faq_paths(self.dir)]
 
-        for _changes in watchfiles.watch(faq_root(self.dir), watch_filter=relevant, debounce=debounce_ms,
+        def relevant(change, path: str) -> bool:
+            return (path.endswith((".yaml", ".yml", ".jsonl")) and "/." not in path
+                    and any(path == r or path.startswith(r + os.sep) for r in roots))
+
+        # the whole folder is watched: console/ may appear later; service files are filtered out
+        for _changes in watchfiles.watch(self.dir.resolve(), watch_filter=relevant, debounce=debounce_ms,
                                          stop_event=self._stop, raise_interrupt=False):
             try:
                 self.reload()
@@ -141,7 +146,7 @@ class KnowledgeRuntime:
         return self._snap.by_id.get(entry_id)
 
     def files(self) -> list[Path]:
-        return knowledge_files(faq_root(self.dir))
+        return knowledge_files(self.dir)
 
     def answer_text(self, entry: Entry, lang: str | None) -> str:
         return answer_text(entry, lang)

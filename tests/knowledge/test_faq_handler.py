@@ -60,6 +60,12 @@ def test_declined_question_is_recorded_and_the_staff_answer_reaches_the_customer
     with rt.services.db.session() as s:
         [q] = unanswered(s)
         assert q.decision == "decline" and q.status == "open"
+        from datetime import timedelta
+
+        from bot.web.console.knowledge_pages import UNANSWERED_SOURCES
+
+        listed = [u for source in UNANSWERED_SOURCES for u in source(s, q.created_at - timedelta(days=1))]
+        assert [(u.question, u.count) for u in listed] == [("推荐一部好看的电影吧", 1)]
         before = len(s.scalars(select(OutboxItem)).all())
         answer_recorded(s, q.id, "我们不提供影视推荐，抱歉。", entry_id=None)
     with rt.services.db.session() as s:

@@ -96,13 +96,14 @@ def test_jsonl_in_eval_schema_with_line_numbers(tmp_path):
     assert [(line, m.split(":")[0]) for _f, line, m in messages(problems)] == [(2, "b"), (3, "bad JSON")]
 
 
-def test_faq_subfolder_is_the_root_when_present(tmp_path):
-    (tmp_path / "faq").mkdir()
-    (tmp_path / "services").mkdir()
+def test_faq_and_console_subfolders_are_read_and_services_are_not(tmp_path):
+    for sub in ("faq", "services", "console"):
+        (tmp_path / sub).mkdir()
     write(tmp_path / "faq", "a.yaml", GOOD)
     write(tmp_path / "services", "s.yaml", "not: an faq file\n")
+    write(tmp_path / "console", "parking.yaml", "entries:\n- id: parking\n  question: 停车\n  answer: 有\n")
     entries, problems = load(tmp_path)
-    assert len(entries) == 2 and problems == []
+    assert sorted(e.id for e in entries) == ["fees", "hours", "parking"] and problems == []
 
 
 def test_shipped_sample_knowledge_is_valid():

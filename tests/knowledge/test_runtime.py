@@ -68,3 +68,25 @@ def test_watcher_picks_up_a_new_entry_within_seconds(rt, kb_dir):
         time.sleep(0.2)
     assert rt.entry("parking") is not None
     assert rt.ask("附近能停车吗").hits[0].entry_id == "parking"
+
+
+def test_entries_the_console_writes_later_are_picked_up(kb_dir, embedding_cache):
+    root = kb_dir.parent / "knowledge"
+    (root / "faq").mkdir(parents=True)
+    (root / "services").mkdir()
+    (root / "faq" / "topic.yaml").write_text((kb_dir / "topic.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    rt = KnowledgeRuntime(root, embedding_cache)
+    try:
+        rt.start_watching(debounce_ms=200)
+        time.sleep(0.5)
+        (root / "services" / "x.yaml").write_text("id: not-faq\n", encoding="utf-8")
+        (root / "console").mkdir()
+        (root / "console" / "parking.yaml").write_text(
+            "entries:\n  - id: parking\n    question: 大厅有停车场吗？\n    answer: 有。\n", encoding="utf-8")
+        deadline = time.monotonic() + 30
+        while rt.entry("parking") is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert rt.entry("parking") is not None
+        assert [p for p in rt.problems if p.level == "error"] == []
+    finally:
+        rt.stop()
