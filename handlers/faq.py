@@ -7,6 +7,8 @@ you mean" buttons. Nothing fits: the question is recorded for staff, and
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session
 
 from bot.i18n import t
@@ -148,3 +150,20 @@ def answer_recorded(session: Session, question_id: int, answer: str, staff_id: i
         enqueue(session, conv, [Reply(t("faq.staff_answer", lang, question=q.text, answer=q.staff_answer))],
                 sender="staff", staff_id=staff_id)
     return q
+
+
+def answer_open_questions(session: Session, texts: list[str], answer: str, staff_id: int | None = None,
+                          entry_id: str | None = None) -> list[KnowledgeQuestion]:
+    """A new entry answers recorded questions worded like its question or alternates: each
+    customer who asked one is sent the answer (the console calls this when it saves an entry)."""
+    from knowledge.normalize import normalize
+
+    def key(text: str) -> str:  # wording, not punctuation or spacing
+        return re.sub(r"[^\w]+", "", normalize(text))
+
+    wanted = {key(t) for t in texts if t and t.strip()}
+    answered = []
+    for q in unanswered(session, limit=10_000):
+        if key(q.text) in wanted:
+            answered.append(answer_recorded(session, q.id, answer, staff_id, entry_id))
+    return answered

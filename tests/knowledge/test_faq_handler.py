@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.app import Runtime
 from bot.messages import Incoming
-from handlers.faq import answer_recorded, unanswered
+from handlers.faq import answer_open_questions, answer_recorded, unanswered
 from storage.models import KnowledgeQuestion, OutboxItem
 
 pytestmark = pytest.mark.slow
@@ -100,3 +100,18 @@ def test_did_you_mean_pick_is_remembered(rt):
     say(rt, button=replies[0].buttons[-1].payload)
     with rt.services.db.session() as s:
         assert s.scalars(select(KnowledgeQuestion)).one().status == "open"
+
+
+def test_a_new_entry_answers_the_recorded_questions_worded_like_it(rt):
+    say(rt, "推荐一部好看的电影吧", chat="a")
+    say(rt, "推荐一部好看的电影吧！", chat="b")
+    say(rt, "今晚吃什么好呢", chat="c")
+    with rt.services.db.session() as s:
+        assert sorted(q.text for q in unanswered(s)) == sorted(["推荐一部好看的电影吧", "推荐一部好看的电影吧！", "今晚吃什么好呢"])
+        done = answer_open_questions(s, ["推荐一部好看的电影吧", "有什么电影推荐"], "本中心不提供影视推荐。",
+                                     entry_id="movies")
+        assert len(done) == 2 and {q.chosen_entry_id for q in done} == {"movies"}
+    with rt.services.db.session() as s:
+        assert [q.text for q in unanswered(s)] == ["今晚吃什么好呢"]
+        sent = [o.chat_id for o in s.scalars(select(OutboxItem)) if "本中心不提供影视推荐" in o.payload["text"]]
+        assert sorted(sent) == ["a", "b"]

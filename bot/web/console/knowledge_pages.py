@@ -204,4 +204,7 @@ def new_entry(request: Request, id: str = Form(""), question: str = Form(""), al
     except EntryError as exc:
         return render(request, "console/knowledge_new.html", {"loaded": knowledge is not None, "form": form,
                                                               "error": exc.code}, status_code=400)
+    from handlers.faq import answer_open_questions
+
+    answer_open_questions(session, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
     return done(request, session, f"/console/knowledge?saved={form['id']}")
