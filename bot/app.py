@@ -41,6 +41,7 @@ def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
     from bot import complaints, handoff
     from bot.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
+    from bot.channels.wecom.transfer import TRANSFER_JOB, run_kf_transfer
     from bot.notify import EMAIL_JOB, send_email_job
     from handlers import feedback
 
@@ -51,6 +52,7 @@ def job_functions() -> dict[str, JobFunction]:
         DEADLINE_JOB: deadline_job,
         DRAFT_EXPIRY_JOB: draft_expiry_job,
         handoff.IDLE_JOB: handoff.run_idle,
+        TRANSFER_JOB: run_kf_transfer,
     }
 
 

@@ -83,12 +83,19 @@ class Principal:
 
 
 def get_session(request: Request):  # type: ignore[no-untyped-def]
-    """One transaction per request (FastAPI dependency)."""
-    with request.app.state.services.db.session() as session:
+    """One transaction per request; after it commits the outbox sender is woken for what it queued."""
+    services = request.app.state.services
+    with services.db.session() as session:
         yield session
+    services.wake_outbox()
 
 
-def bearer_principal(request: Request, session: Session = Depends(get_session)) -> Principal:
+#: The request's transaction as a dependency. ``scope="function"`` commits it when the endpoint
+#: returns, before the response is sent, so the next request (or a customer's poll) sees the change.
+DB_SESSION = Depends(get_session, scope="function")
+
+
+def bearer_principal(request: Request, session: Session = DB_SESSION) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 
-#: kind -> function(session, job, services); runs inside the job's own transaction.
+#: kind -> function(session, job, services). Its work is committed with the job's "done"; it may
+#: commit earlier (before a slow call out), and a raise rolls back what it did not commit.
 JobFunction = Callable[[Session, Job, Services], None]
 
 
@@ -102,12 +103,15 @@ class JobRunner(PollingWorker):
     def _run_one(self, job_id: int) -> None:
         db = self.services.db
         try:
-            with db.session() as session:
+            # A plain session, not one transaction: a job that calls out (SMTP, a platform API) may
+            # ``session.commit()`` first, so it holds no lock (SQLite's single writer) while it waits.
+            with db.sessions() as session:
                 job = session.get(Job, job_id)
                 if job is None or job.status != "running" or job.locked_by != self.worker_id:
                     return
                 self.functions[job.kind](session, job, self.services)
                 job.status, job.done_at, job.lease_until = "done", utcnow(), None
+                session.commit()
         except Exception as exc:  # noqa: BLE001 - a failing job is retried, then marked failed
             log.exception("job %s failed", job_id)
             with db.session() as session:

@@ -78,6 +78,7 @@ def send_email_job(session: Session, job: Job, services: Services) -> None:
     message["To"] = job.payload["to"]
     message["Subject"] = job.payload["subject"]
     message.set_content(job.payload["body"])
+    session.commit()  # hold no database lock while talking to the mail server
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
         if settings.smtp_starttls and smtp.has_extn("starttls"):
             smtp.starttls()

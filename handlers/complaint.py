@@ -9,6 +9,7 @@ from typing import Any
 from bot import complaints
 from bot.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
+from handlers.handoff import request_handoff
 from storage.models import Complaint, ComplaintEvent
 
 #: "I want to complain" said outright: starts a complaint whatever follows.
@@ -76,6 +77,8 @@ class ComplaintHandler(Handler):
             return self._list(ctx)
         if action == "status" and args:
             return self._status(ctx, args[0])
+        if action == "person" and args:
+            return request_handoff(ctx, "complaint", ctx.t("complaint.handoff_question", ticket=args[0]))
         if action == "satisfied" and len(args) == 2:
             return self._answer_follow_up(ctx, args[0], args[1] == "yes")
         if action == "cancel":
@@ -260,7 +263,8 @@ class ComplaintHandler(Handler):
         ctx.clear_state()
         hours = complaints.stage_hours(ctx.services.settings, "received") or 0
         return [Reply(ctx.t("complaint.received", ticket=complaint.ticket, hours=_hours(hours)),
-                      [Button(ctx.t("complaint.button.my_complaints"), "complaint:list")] + menu_buttons(ctx.lang))]
+                      [Button(ctx.t("complaint.button.person"), f"complaint:person:{complaint.ticket}"),
+                       Button(ctx.t("complaint.button.my_complaints"), "complaint:list")] + menu_buttons(ctx.lang))]
 
     def _cancel(self, ctx: Context) -> list[Reply]:
         if ctx.state and ctx.state.startswith("complaint:"):

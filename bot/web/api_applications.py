@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import applications as apps
-from bot.auth import Principal, get_session, has_role, require_role
+from bot.auth import DB_SESSION, Principal, has_role, require_role
 from bot.services import Services
 from knowledge.services import Service
 from storage.models import (
@@ -241,7 +241,7 @@ def list_applications(
     service: str | None = Query(None, description="Service id"),
     overdue: bool | None = Query(None, description="Only overdue (true) or only not overdue (false)"),
     limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
-    principal: Principal = Depends(READ), session: Session = Depends(get_session),
+    principal: Principal = Depends(READ), session: Session = DB_SESSION,
 ) -> dict[str, Any]:
     services = request.app.state.services
     total, rows = search(session, stage, service, overdue, limit, offset)
@@ -253,7 +253,7 @@ def list_applications(
 def application_stats(
     since: datetime | None = Query(None, description="Default: 30 days ago"),
     until: datetime | None = Query(None, description="Default: now"),
-    principal: Principal = Depends(STATS), session: Session = Depends(get_session),
+    principal: Principal = Depends(STATS), session: Session = DB_SESSION,
 ) -> dict[str, Any]:
     until = until or utcnow()
     since = since or until - timedelta(days=30)
@@ -264,7 +264,7 @@ def application_stats(
 
 @router.get("/{reference}", response_model=DetailOut, summary="One application with materials and history")
 def get_application(reference: str, request: Request, principal: Principal = Depends(READ),
-                    session: Session = Depends(get_session)) -> dict[str, Any]:
+                    session: Session = DB_SESSION) -> dict[str, Any]:
     app = _find(session, reference)
     return detail(session, request.app.state.services, app, _sees_pii(principal))
 
@@ -273,7 +273,7 @@ def get_application(reference: str, request: Request, principal: Principal = Dep
              responses={409: {"description": "Not allowed from the current stage"},
                         422: {"description": "Missing reason/remedy or unknown stage"}})
 def post_transition(reference: str, body: TransitionIn, request: Request, principal: Principal = Depends(WRITE),
-                    session: Session = Depends(get_session)) -> dict[str, Any]:
+                    session: Session = DB_SESSION) -> dict[str, Any]:
     services = request.app.state.services
     app = _find(session, reference, lock=True)
     if body.to == "correction_requested":
@@ -286,7 +286,7 @@ def post_transition(reference: str, body: TransitionIn, request: Request, princi
 @router.post("/{reference}/correction", response_model=DetailOut, summary="Request a correction (补正) naming items",
              responses={409: {"description": "Not allowed from the current stage"}})
 def post_correction(reference: str, body: CorrectionIn, request: Request, principal: Principal = Depends(WRITE),
-                    session: Session = Depends(get_session)) -> dict[str, Any]:
+                    session: Session = DB_SESSION) -> dict[str, Any]:
     services = request.app.state.services
     app = _find(session, reference, lock=True)
     items = [{"material": i.material, "note": i.note or ""} for i in body.items]
@@ -298,7 +298,7 @@ def post_correction(reference: str, body: CorrectionIn, request: Request, princi
 @router.post("/{reference}/extensions", response_model=DetailOut, summary="Extend the time limit, with a reason",
              responses={409: {"description": "Closed, or the time limit is paused"}})
 def post_extension(reference: str, body: ExtensionIn, request: Request, principal: Principal = Depends(WRITE),
-                   session: Session = Depends(get_session)) -> dict[str, Any]:
+                   session: Session = DB_SESSION) -> dict[str, Any]:
     services = request.app.state.services
     app = _find(session, reference, lock=True)
     _apply(lambda: apps.extend(session, services, app, body.days, body.reason, _actor(principal)))
@@ -308,7 +308,7 @@ def post_extension(reference: str, body: ExtensionIn, request: Request, principa
 @router.get("/{reference}/files/{item_id}", summary="Download one material file (recorded)",
             response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
 def download(reference: str, item_id: int, request: Request, principal: Principal = Depends(WRITE),
-             session: Session = Depends(get_session)) -> Response:
+             session: Session = DB_SESSION) -> Response:
     app = _find(session, reference)
     item = session.get(ApplicationItem, item_id)
     if item is None or item.application_id != app.id or item.attachment_id is None:

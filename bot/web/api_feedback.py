@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import complaints
-from bot.auth import Principal, get_session, require_role
+from bot.auth import DB_SESSION, Principal, require_role
 from handlers import feedback
 from storage.models import Complaint, ComplaintEvent, Rating, utcnow
 
@@ -106,7 +106,7 @@ def _apply(request: Request, session: Session, principal: Principal, ticket: str
 
 @router.get("/complaints")
 def list_complaints(
-    session: Session = Depends(get_session),
+    session: Session = DB_SESSION,
     _principal: Principal = Depends(HANDLERS),
     status: Literal["received", "assigned", "investigating", "resolved", "follow_up", "closed"] | None = None,
     category: str | None = None,
@@ -137,7 +137,7 @@ def list_complaints(
 
 @router.get("/complaints/stats")
 def complaint_stats(
-    session: Session = Depends(get_session),
+    session: Session = DB_SESSION,
     _principal: Principal = Depends(SUPERVISORS),
     since: datetime | None = None,
     until: datetime | None = None,
@@ -146,7 +146,7 @@ def complaint_stats(
 
 
 @router.get("/complaints/{ticket}")
-def complaint_detail(ticket: str, session: Session = Depends(get_session),
+def complaint_detail(ticket: str, session: Session = DB_SESSION,
                      _principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return complaint_json(_load(session, ticket), with_events=True)
 
@@ -157,7 +157,7 @@ class AssignBody(BaseModel):
 
 
 @router.post("/complaints/{ticket}/assign")
-def assign(ticket: str, body: AssignBody, request: Request, session: Session = Depends(get_session),
+def assign(ticket: str, body: AssignBody, request: Request, session: Session = DB_SESSION,
            principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return _apply(request, session, principal, ticket, "assign", body.comment, staff_id=body.staff_id)
 
@@ -171,7 +171,7 @@ class ResolveBody(BaseModel):
 
 
 @router.post("/complaints/{ticket}/resolve")
-def resolve(ticket: str, body: ResolveBody, request: Request, session: Session = Depends(get_session),
+def resolve(ticket: str, body: ResolveBody, request: Request, session: Session = DB_SESSION,
             principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return _apply(request, session, principal, ticket, "resolve", body.comment, resolution=body.resolution,
                   finding=body.finding, responsible_staff_id=body.responsible_staff_id, measure=body.measure)
@@ -183,7 +183,7 @@ class TransitionBody(BaseModel):
 
 
 @router.post("/complaints/{ticket}/transitions")
-def move(ticket: str, body: TransitionBody, request: Request, session: Session = Depends(get_session),
+def move(ticket: str, body: TransitionBody, request: Request, session: Session = DB_SESSION,
          principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     """start (assigned -> investigating), follow_up (resolved -> follow_up), close (follow_up ->
     closed), reopen (resolved or follow_up -> investigating); anything else answers 409."""
@@ -205,7 +205,7 @@ def rating_json(rating: Rating) -> dict[str, Any]:
 
 @router.get("/ratings")
 def list_ratings(
-    session: Session = Depends(get_session),
+    session: Session = DB_SESSION,
     _principal: Principal = Depends(SUPERVISORS),
     kind: Literal["helpful", "score"] | None = None,
     subject_type: Literal["faq", "handoff", "application", "service"] | None = None,
@@ -234,7 +234,7 @@ def list_ratings(
 
 @router.get("/ratings/stats")
 def rating_stats(
-    session: Session = Depends(get_session),
+    session: Session = DB_SESSION,
     _principal: Principal = Depends(SUPERVISORS),
     since: datetime | None = None,
     until: datetime | None = None,
@@ -246,7 +246,7 @@ def rating_stats(
 @router.get("/ratings/unhelpful")
 def unhelpful(
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = DB_SESSION,
     _principal: Principal = Depends(CONTENT),
     min_votes: int | None = Query(None, ge=1),
     since: datetime | None = None,

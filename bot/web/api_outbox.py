@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import Principal, get_session, require_role
+from bot.auth import DB_SESSION, Principal, require_role
 from bot.outbox import retry_failed
 from storage.models import OutboxItem
 
@@ -23,7 +23,7 @@ def _item(item: OutboxItem) -> dict[str, Any]:
 @router.get("")
 def list_outbox(status: Literal["pending", "sent", "failed"] = "failed", limit: int = Query(100, ge=1, le=1000),
                 _: Principal = Depends(require_role("supervisor")),
-                session: Session = Depends(get_session)) -> dict[str, Any]:
+                session: Session = DB_SESSION) -> dict[str, Any]:
     items = session.scalars(select(OutboxItem).where(OutboxItem.status == status)
                             .order_by(OutboxItem.id.desc()).limit(limit))
     return {"items": [_item(i) for i in items]}
@@ -31,7 +31,7 @@ def list_outbox(status: Literal["pending", "sent", "failed"] = "failed", limit: 
 
 @router.post("/{item_id}/retry")
 def retry(item_id: int, request: Request, _: Principal = Depends(require_role("supervisor")),
-          session: Session = Depends(get_session)) -> dict[str, Any]:
+          session: Session = DB_SESSION) -> dict[str, Any]:
     item = session.get(OutboxItem, item_id)
     if item is None:
         raise HTTPException(404, f"no outbox item {item_id}")

@@ -137,3 +137,20 @@ def test_own_applications_are_offered(runtime, say):
     send(button="complaint:submit")
     with runtime.services.db.session() as s:
         assert s.scalars(select(Complaint.application_id)).one() == 7
+
+
+def test_a_complaint_can_ask_for_a_person_at_once(runtime, say):
+    from bot.auth import add_staff
+    from storage.models import Conversation, HandoffSession
+
+    with runtime.services.db.session() as s:
+        add_staff(s, "duty", "long password", "agent").on_duty = True
+    runtime.services.settings = runtime.services.settings.model_copy(update={"handoff_hours": "always"})
+    send = say("carol")
+    ticket = file_complaint(send)
+    replies = send(button=f"complaint:person:{ticket}")
+    assert "排" in texts(replies) or "工作人员" in texts(replies)
+    with runtime.services.db.session() as s:
+        handoff = s.scalars(select(HandoffSession)).one()
+        assert handoff.reason == "complaint" and ticket in handoff.question
+        assert s.scalars(select(Conversation)).one().mode == "human"

@@ -192,3 +192,19 @@ def test_kf_callbacks_are_ignored_when_only_the_app_runs(make_bot, fake):
     assert fake.calls_to("kf/sync_msg") == []
     with bot.db.session() as s:
         assert s.scalar(select(func.count()).select_from(InboxItem)) == 0
+
+
+def test_a_handoff_moves_the_kf_session_to_wecoms_queue_after_the_notice(bot, fake):
+    from bot.channels.wecom.transfer import TRANSFER_JOB
+    from storage.models import Job
+
+    fake.add_kf_message("wmFay", "f-1", "转人工")
+    kf_event(bot, "tok-1")
+    bot.pump()  # the queue notice goes out through kf/send_msg first
+    assert fake.calls_to("kf/send_msg") and not fake.calls_to("kf/service_state/trans")
+    with bot.db.session() as s:
+        job = s.scalars(select(Job).where(Job.kind == TRANSFER_JOB)).one()
+        job.run_at = utcnow()  # the grace period for the notice has passed
+    assert bot.runtime.jobs.run_due() == 1
+    assert fake.calls_to("kf/service_state/trans")[-1] == {
+        "open_kfid": KF, "external_userid": "wmFay", "service_state": 2}

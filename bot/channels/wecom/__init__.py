@@ -9,7 +9,9 @@ from bot.channels.wecom.api import WeComApi, WeComError
 from bot.channels.wecom.callback import callback_router
 from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import CallbackCrypto
+from bot.channels.wecom.transfer import schedule_kf_transfer
 from bot.config import Settings, SettingsError
+from bot.handoff import PLATFORM_TRANSFERS
 from bot.services import Services
 
 __all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
@@ -24,8 +26,8 @@ def wecom_configured(settings: Settings) -> bool:
 def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The WeCom channels of ``BOT_WECOM_MODE``; the first one carries the shared callback router.
 
-    The kf channel is also put in ``services.extras["wecom_kf"]`` for the handoff feature
-    (``handoff_to_person``).
+    The kf channel is also put in ``services.extras["wecom_kf"]``, and its session transfer in the
+    handoff's ``PLATFORM_TRANSFERS``, so a handoff moves the kf session to WeCom's queue.
     """
     db = services.db
     missing = [name for name, value in (
@@ -54,6 +56,7 @@ def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Ch
         kf = WeComKfChannel(settings, db, WeComApi(corp_id, secret, settings.wecom_base_url, db),
                             settings.wecom_kf_open_kfid)
         services.extras["wecom_kf"] = kf
+        services.extras.setdefault(PLATFORM_TRANSFERS, {})["wecom_kf"] = schedule_kf_transfer
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import applications as apps
-from bot.auth import get_session, has_role
+from bot.auth import DB_SESSION, has_role
 from bot.services import Services
 from bot.web.api_applications import detail, file_accesses, search, summary
 from bot.web.console.pages import render
@@ -47,7 +47,7 @@ def _find(session: Session, reference: str, lock: bool = False) -> Application:
 
 @router.get("", response_class=HTMLResponse)
 def application_list(request: Request, stage: str = "", service: str = "", overdue: str = "",
-                     user: StaffUser = Depends(VIEW), session: Session = Depends(get_session)) -> HTMLResponse:
+                     user: StaffUser = Depends(VIEW), session: Session = DB_SESSION) -> HTMLResponse:
     services = request.app.state.services
     total, rows = search(session, [stage] if stage in apps.STAGES else None, service or None,
                          True if overdue else None, limit=200)
@@ -72,7 +72,7 @@ def _detail_page(request: Request, session: Session, user: StaffUser, app: Appli
 
 @router.get("/{reference}", response_class=HTMLResponse)
 def application_page(reference: str, request: Request, user: StaffUser = Depends(VIEW),
-                     session: Session = Depends(get_session)) -> HTMLResponse:
+                     session: Session = DB_SESSION) -> HTMLResponse:
     return _detail_page(request, session, user, _find(session, reference))
 
 
@@ -93,7 +93,7 @@ def _act(request: Request, session: Session, user: StaffUser, app: Application, 
 @router.post("/{reference}/transition", dependencies=[Depends(verify_csrf)])
 def application_transition(reference: str, request: Request, to: str = Form(...), comment: str = Form(""),
                            reason: str = Form(""), remedy: str = Form(""), follow_up: str = Form(""),
-                           user: StaffUser = Depends(ACT), session: Session = Depends(get_session)) -> Response:
+                           user: StaffUser = Depends(ACT), session: Session = DB_SESSION) -> Response:
     app = _find(session, reference, lock=True)
     services = request.app.state.services
     if to == "correction_requested":
@@ -105,7 +105,7 @@ def application_transition(reference: str, request: Request, to: str = Form(...)
 
 @router.post("/{reference}/correction", dependencies=[Depends(verify_csrf)])
 async def application_correction(reference: str, request: Request, user: StaffUser = Depends(ACT),
-                                 session: Session = Depends(get_session)) -> Response:
+                                 session: Session = DB_SESSION) -> Response:
     form = await request.form()
     app = _find(session, reference, lock=True)
     items = [{"material": str(mid), "note": str(form.get(f"note_{mid}") or "")} for mid in form.getlist("material")]
@@ -117,7 +117,7 @@ async def application_correction(reference: str, request: Request, user: StaffUs
 
 @router.post("/{reference}/extend", dependencies=[Depends(verify_csrf)])
 def application_extend(reference: str, request: Request, days: int = Form(...), reason: str = Form(""),
-                       user: StaffUser = Depends(ACT), session: Session = Depends(get_session)) -> Response:
+                       user: StaffUser = Depends(ACT), session: Session = DB_SESSION) -> Response:
     app = _find(session, reference, lock=True)
     return _act(request, session, user, app, lambda: apps.extend(
         session, request.app.state.services, app, days, reason, _actor(user)))
@@ -125,7 +125,7 @@ def application_extend(reference: str, request: Request, days: int = Form(...), 
 
 @router.get("/{reference}/files/{item_id}")
 def application_file(reference: str, item_id: int, request: Request, download: bool = False,
-                     user: StaffUser = Depends(ACT), session: Session = Depends(get_session)) -> Response:
+                     user: StaffUser = Depends(ACT), session: Session = DB_SESSION) -> Response:
     app = _find(session, reference)
     item = session.get(ApplicationItem, item_id)
     if item is None or item.application_id != app.id or item.attachment_id is None:

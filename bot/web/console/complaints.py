@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import complaints
-from bot.auth import get_session, has_role
+from bot.auth import DB_SESSION, has_role
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from handlers import feedback
@@ -32,7 +32,7 @@ def _staff_names(session: Session) -> dict[int, str]:
 @router.get("/complaints", response_class=HTMLResponse)
 def complaint_list(request: Request, status: str | None = None, overdue: bool = False,
                    user: StaffUser = Depends(require_staff(*HANDLERS)),
-                   session: Session = Depends(get_session)) -> HTMLResponse:
+                   session: Session = DB_SESSION) -> HTMLResponse:
     query = select(Complaint)
     if status in complaints.STATUSES:
         query = query.where(Complaint.status == status)
@@ -68,7 +68,7 @@ def _load(session: Session, ticket: str) -> Complaint:
 
 @router.get("/complaints/{ticket}", response_class=HTMLResponse)
 def complaint_detail(ticket: str, request: Request, user: StaffUser = Depends(require_staff(*HANDLERS)),
-                     session: Session = Depends(get_session)) -> HTMLResponse:
+                     session: Session = DB_SESSION) -> HTMLResponse:
     return _detail(request, session, _load(session, ticket))
 
 
@@ -77,7 +77,7 @@ def complaint_action(ticket: str, request: Request, action: str = Form(...), com
                      staff_id: str = Form(""), resolution: str = Form(""), finding: str = Form(""),
                      responsible_staff_id: str = Form(""), measure: str = Form(""),
                      user: StaffUser = Depends(require_staff(*HANDLERS)),
-                     session: Session = Depends(get_session)) -> Response:
+                     session: Session = DB_SESSION) -> Response:
     given = {"staff_id": staff_id, "resolution": resolution, "finding": finding,
              "responsible_staff_id": responsible_staff_id, "measure": measure}
     fields: dict[str, Any] = {}
@@ -98,7 +98,7 @@ def complaint_action(ticket: str, request: Request, action: str = Form(...), com
 @router.get("/ratings", response_class=HTMLResponse)
 def ratings_page(request: Request, days: int = 30, user: StaffUser = Depends(require_staff("supervisor",
                                                                                            "content_manager")),
-                 session: Session = Depends(get_session)) -> HTMLResponse:
+                 session: Session = DB_SESSION) -> HTMLResponse:
     days = min(max(days, 1), 366)
     until = utcnow()
     since = until - timedelta(days=days)

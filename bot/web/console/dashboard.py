@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from bot import applications, complaints, handoff
-from bot.auth import get_session
+from bot.auth import DB_SESSION
 from bot.i18n import t, table
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
@@ -143,7 +143,7 @@ def hbars(title: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
-              session: Session = Depends(get_session)) -> HTMLResponse:
+              session: Session = DB_SESSION) -> HTMLResponse:
     since, until = period(days)
     lang = console_lang(request)
     reports = []
@@ -177,7 +177,7 @@ def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVI
 
 @router.get("/{provider}/{part}.csv")
 def export(provider: str, part: str, request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
-           session: Session = Depends(get_session)) -> Response:
+           session: Session = DB_SESSION) -> Response:
     functions = dict(STAT_PROVIDERS)
     if provider not in functions:
         raise HTTPException(404, "no such report")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import applications, complaints, handoff
-from bot.auth import get_session, has_role
+from bot.auth import DB_SESSION, has_role
 from bot.handoff import HandoffError
 from bot.i18n import t
 from bot.web.console.pages import console_lang, render
@@ -117,27 +117,25 @@ def queue_state(session: Session, user: StaffUser, lang: str) -> dict[str, Any]:
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, user: StaffUser = Depends(AGENT),
-               session: Session = Depends(get_session)) -> HTMLResponse:
+               session: Session = DB_SESSION) -> HTMLResponse:
     return render(request, "console/queue.html", {"state": queue_state(session, user, console_lang(request))})
 
 
 @router.get("/api/queue")
 def queue_api(request: Request, user: StaffUser = Depends(AGENT),
-              session: Session = Depends(get_session)) -> dict[str, Any]:
+              session: Session = DB_SESSION) -> dict[str, Any]:
     return queue_state(session, user, console_lang(request))
 
 
 def done(request: Request, session: Session, target: str) -> Response:
-    """Commit before answering: the request's own transaction would otherwise end only after the
-    redirect is sent, and the next page (or the customer's poll) could miss the change."""
-    session.commit()
-    request.app.state.services.wake_outbox()
+    """Back to ``target``; the request's transaction (``DB_SESSION``) commits and wakes the outbox
+    sender before this redirect is sent."""
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/duty", dependencies=[Depends(verify_csrf)])
 def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends(AGENT),
-                session: Session = Depends(get_session)) -> Response:
+                session: Session = DB_SESSION) -> Response:
     handoff.set_on_duty(session, user, on == "1")
     return done(request, session, "/console/queue")
 
@@ -167,7 +165,7 @@ def _messages(request: Request, session: Session, conversation_id: int, after: i
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(conversation_id: int, request: Request, error: str | None = None,
-                      user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> HTMLResponse:
+                      user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> HTMLResponse:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(404, "no such conversation")
@@ -190,7 +188,7 @@ def conversation_page(conversation_id: int, request: Request, error: str | None 
 
 @router.get("/api/conversations/{conversation_id}/messages")
 def conversation_messages(conversation_id: int, request: Request, after: int = Query(0, ge=0),
-                          user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> dict[str, Any]:
+                          user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> dict[str, Any]:
     current = handoff.open_handoff(session, conversation_id)
     return {"messages": _messages(request, session, conversation_id, after),
             "status": current.status if current else "closed",
@@ -203,7 +201,7 @@ INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "applicatio
 
 @router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
 def attachment(conversation_id: int, attachment_id: int, request: Request, user: StaffUser = Depends(AGENT),
-               session: Session = Depends(get_session)) -> Response:
+               session: Session = DB_SESSION) -> Response:
     """A file the customer sent in this conversation."""
     found = session.get(Attachment, attachment_id)
     if found is None or found.conversation_id != conversation_id:
@@ -225,7 +223,7 @@ def _conversation_of(session: Session, handoff_id: int) -> int:
 
 @router.post("/handoffs/{handoff_id}/{action}", dependencies=[Depends(verify_csrf)])
 def handoff_action(handoff_id: int, action: str, request: Request, text: str = Form(""), to: int = Form(0),
-                   user: StaffUser = Depends(AGENT), session: Session = Depends(get_session)) -> Response:
+                   user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> Response:
     services = request.app.state.services
     actions: dict[str, Callable[[], object]] = {
         "claim": lambda: handoff.claim(session, services, handoff_id, user),
@@ -247,7 +245,7 @@ def handoff_action(handoff_id: int, action: str, request: Request, text: str = F
 
 @router.post("/conversations/{conversation_id}/notes", dependencies=[Depends(verify_csrf)])
 def add_note(conversation_id: int, request: Request, text: str = Form(...), user: StaffUser = Depends(AGENT),
-             session: Session = Depends(get_session)) -> Response:
+             session: Session = DB_SESSION) -> Response:
     if session.get(Conversation, conversation_id) is None:
         raise HTTPException(404, "no such conversation")
     target = f"/console/conversations/{conversation_id}"
@@ -260,7 +258,7 @@ def add_note(conversation_id: int, request: Request, text: str = Form(...), user
 
 @router.get("/canned", response_class=HTMLResponse)
 def canned_page(request: Request, error: str | None = None, user: StaffUser = Depends(AGENT),
-                session: Session = Depends(get_session)) -> HTMLResponse:
+                session: Session = DB_SESSION) -> HTMLResponse:
     return render(request, "console/canned.html", {"canned": handoff.canned_replies(session), "error": error,
                                                    "may_edit": has_role(user.role, "supervisor")})
 
@@ -268,7 +266,7 @@ def canned_page(request: Request, error: str | None = None, user: StaffUser = De
 @router.post("/canned", dependencies=[Depends(verify_csrf)])
 def canned_add(request: Request, title: str = Form(...), text: str = Form(...), language: str = Form(""),
                user: StaffUser = Depends(require_staff("supervisor")),
-               session: Session = Depends(get_session)) -> Response:
+               session: Session = DB_SESSION) -> Response:
     try:
         handoff.add_canned(session, user, title, text, language or None)
     except HandoffError:
@@ -278,7 +276,7 @@ def canned_add(request: Request, title: str = Form(...), text: str = Form(...), 
 
 @router.post("/canned/{canned_id}/delete", dependencies=[Depends(verify_csrf)])
 def canned_delete(canned_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
-                  session: Session = Depends(get_session)) -> Response:
+                  session: Session = DB_SESSION) -> Response:
     row = session.get(CannedReply, canned_id)
     if row is not None:
         session.delete(row)

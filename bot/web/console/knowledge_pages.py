@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import get_session, has_role
+from bot.auth import DB_SESSION, has_role
 from bot.web.console.handoff_pages import done, local_time
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
@@ -169,7 +169,7 @@ def entry_page(entry_id: str, request: Request, user: StaffUser = Depends(READ))
 
 @router.get("/unanswered", response_class=HTMLResponse)
 def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(READ),
-                    session: Session = Depends(get_session)) -> HTMLResponse:
+                    session: Session = DB_SESSION) -> HTMLResponse:
     since = utcnow() - timedelta(days=max(1, min(days, 365)))
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
     found.sort(key=lambda u: (-u.count, -u.last_at.timestamp()))
@@ -188,7 +188,7 @@ def new_entry_page(request: Request, question: str = "", user: StaffUser = Depen
 @router.post("/new", dependencies=[Depends(verify_csrf)])
 def new_entry(request: Request, id: str = Form(""), question: str = Form(""), alternates: str = Form(""),
               answer: str = Form(""), lang: str = Form("zh"), tags: str = Form(""),
-              user: StaffUser = Depends(EDIT), session: Session = Depends(get_session)) -> Response:
+              user: StaffUser = Depends(EDIT), session: Session = DB_SESSION) -> Response:
     knowledge = _knowledge(request)
     form = {"id": id.strip(), "question": question.strip(), "alternates": alternates, "answer": answer.strip(),
             "lang": lang if lang in ("zh", "en") else "zh", "tags": tags}

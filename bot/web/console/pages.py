@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.auth import get_session, has_role
+from bot.auth import DB_SESSION, has_role
 from bot.i18n import t
 from bot.outbox import retry_failed
 from bot.web.console.nav import NAV
@@ -57,7 +57,7 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/console"),
-          session: Session = Depends(get_session)) -> Response:
+          session: Session = DB_SESSION) -> Response:
     user, error = attempt_login(session, request.app.state.services, username.strip(), password)
     if user is None:
         return render(request, "console/login.html", {"next": _safe_next(next), "error": error}, status_code=401)
@@ -91,7 +91,7 @@ def home(request: Request, user: StaffUser = Depends(require_staff())) -> HTMLRe
 
 @router.get("/outbox", response_class=HTMLResponse)
 def outbox_page(request: Request, user: StaffUser = Depends(require_staff("supervisor")),
-                session: Session = Depends(get_session)) -> HTMLResponse:
+                session: Session = DB_SESSION) -> HTMLResponse:
     failed = list(session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")
                                   .order_by(OutboxItem.id.desc()).limit(200)))
     pending = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
@@ -100,6 +100,6 @@ def outbox_page(request: Request, user: StaffUser = Depends(require_staff("super
 
 @router.post("/outbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
 def outbox_retry(item_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
-                 session: Session = Depends(get_session)) -> Response:
+                 session: Session = DB_SESSION) -> Response:
     retry_failed(session, item_id)
     return RedirectResponse("/console/outbox", status_code=303)

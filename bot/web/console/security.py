@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from bot.auth import get_session, has_role, verify_password
+from bot.auth import DB_SESSION, has_role, verify_password
 from bot.services import Services
 from storage.models import StaffUser, utcnow
 
@@ -81,7 +81,7 @@ def current_staff(request: Request, session: Session) -> StaffUser | None:
 def require_staff(*roles: str):  # type: ignore[no-untyped-def]
     """Dependency: the logged-in staff member, who must hold one of ``roles`` (any role if none given)."""
 
-    def check(request: Request, session: Session = Depends(get_session)) -> StaffUser:
+    def check(request: Request, session: Session = DB_SESSION) -> StaffUser:
         user = current_staff(request, session)
         if user is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import ROLES, StaffError, add_staff, get_session, hash_password, verify_password
+from bot.auth import DB_SESSION, ROLES, StaffError, add_staff, hash_password, verify_password
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
@@ -26,14 +26,14 @@ def _staff_page(request: Request, session: Session, error: str | None = None, de
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(request: Request, user: StaffUser = Depends(ADMIN), session: Session = Depends(get_session)) -> HTMLResponse:
+def staff_page(request: Request, user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> HTMLResponse:
     return _staff_page(request, session)
 
 
 @router.post("/staff", dependencies=[Depends(verify_csrf)])
 def staff_add(request: Request, username: str = Form(...), display_name: str = Form(""), role: str = Form(...),
               password: str = Form(...), user: StaffUser = Depends(ADMIN),
-              session: Session = Depends(get_session)) -> Response:
+              session: Session = DB_SESSION) -> Response:
     try:
         add_staff(session, username.strip(), password, role, display_name.strip() or None)
     except StaffError as exc:
@@ -50,7 +50,7 @@ def _target(session: Session, staff_id: int) -> StaffUser:
 
 @router.post("/staff/{staff_id}/active", dependencies=[Depends(verify_csrf)])
 def staff_active(staff_id: int, request: Request, active: str = Form(...), user: StaffUser = Depends(ADMIN),
-                 session: Session = Depends(get_session)) -> Response:
+                 session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     if target.id == user.id:
         return _staff_page(request, session, "console.staff.error.self", status_code=400)
@@ -62,7 +62,7 @@ def staff_active(staff_id: int, request: Request, active: str = Form(...), user:
 
 @router.post("/staff/{staff_id}/unlock", dependencies=[Depends(verify_csrf)])
 def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMIN),
-                 session: Session = Depends(get_session)) -> Response:
+                 session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     target.locked_until, target.failed_logins = None, 0
     return done(request, session, "/console/staff")
@@ -70,7 +70,7 @@ def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMI
 
 @router.post("/staff/{staff_id}/password", dependencies=[Depends(verify_csrf)])
 def staff_reset_password(staff_id: int, request: Request, password: str = Form(...), user: StaffUser = Depends(ADMIN),
-                         session: Session = Depends(get_session)) -> Response:
+                         session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     if len(password) < MIN_PASSWORD:
         return _staff_page(request, session, "console.password.error.short", status_code=400)
@@ -86,7 +86,7 @@ def password_page(request: Request, user: StaffUser = Depends(require_staff())) 
 
 @router.post("/password", dependencies=[Depends(verify_csrf)])
 def change_password(request: Request, current: str = Form(...), new: str = Form(...), repeat: str = Form(...),
-                    user: StaffUser = Depends(require_staff()), session: Session = Depends(get_session)) -> Response:
+                    user: StaffUser = Depends(require_staff()), session: Session = DB_SESSION) -> Response:
     error = None
     if not verify_password(user.password_hash, current):
         error = "console.password.error.current"
