@@ -120,8 +120,10 @@ class KnowledgeRuntime:
         roots = [str(p.resolve()) for p in faq_paths(self.dir)]
 
         def relevant(change, path: str) -> bool:
+            if path in roots:  # faq/ or console/ appearing: a file written into it at once may raise no event of its own
+                return True
             return (path.endswith((".yaml", ".yml", ".jsonl")) and "/." not in path
-                    and any(path == r or path.startswith(r + os.sep) for r in roots))
+                    and any(path.startswith(r + os.sep) for r in roots))
 
         # the whole folder is watched: console/ may appear later; service files are filtered out
         for _changes in watchfiles.watch(self.dir.resolve(), watch_filter=relevant, debounce=debounce_ms,
