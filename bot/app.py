@@ -24,11 +24,17 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
     db = Database(settings.effective_database_url)
     if migrate:
         db.upgrade()
-    return Services(
+    from handlers.faq import register_extras
+    from knowledge.runtime import from_settings
+
+    services = Services(
         settings=settings,
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
+        knowledge=from_settings(settings),
     )
+    register_extras(services)
+    return services
 
 
 def job_functions() -> dict[str, JobFunction]:
@@ -95,10 +101,14 @@ class Runtime:
         await self.jobs.start()
         for channel in self.channels.values():
             await channel.start()
+        if self.services.knowledge and self.services.settings.knowledge_watch:
+            self.services.knowledge.start_watching()
         log.info("started: channels=%s database=%s", ",".join(self.channels) or "web",
                  self.services.db.url.get_backend_name())
 
     async def stop(self) -> None:
+        if self.services.knowledge:
+            self.services.knowledge.stop()
         for channel in self.channels.values():
             await channel.stop()
         for worker in (self.jobs, self.inbox, self.outbox):

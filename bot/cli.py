@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("url")
     hook.set_defaults(func=_telegram_set_webhook)
     _add_application_commands(sub)
+
+    from knowledge.cli import register as register_kb
+
+    register_kb(sub)
     return parser
 
 

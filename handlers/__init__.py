@@ -8,6 +8,7 @@ def all_handlers() -> list[Handler]:
     """Every installed handler. A feature adds its handler here."""
     from handlers.application import ApplicationHandler
     from handlers.complaint import ComplaintHandler
+    from handlers.faq import FaqHandler
     from handlers.feedback import FeedbackHandler
     from handlers.handoff import HandoffHandler
     from handlers.language import LanguageHandler
@@ -15,7 +16,7 @@ def all_handlers() -> list[Handler]:
     from handlers.progress import ProgressHandler
 
     return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), ComplaintHandler(), FeedbackHandler(),
-            ProgressHandler(), ApplicationHandler(), HandoffHandler()]
+            ProgressHandler(), ApplicationHandler(), HandoffHandler(), FaqHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]

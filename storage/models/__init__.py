@@ -4,11 +4,12 @@ from .applications import Application, ApplicationExtension, ApplicationItem, Ap
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
+from .knowledge import KnowledgeQuestion
 
 __all__ = [
     "Application", "ApplicationExtension", "ApplicationItem", "ApplicationTransition", "FileAccess",
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
-    "KeyValue", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+    "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
 ]

