@@ -2,8 +2,10 @@
 
 Every question is stored with its hits, scores and decision. Answer: the
 entry's text with its follow-up buttons. Unsure between a few entries: "did
-you mean" buttons. Nothing fits: the question is recorded for staff, and
-`answer_recorded` later sends the staff answer to the customer who asked.
+you mean" buttons; "none of these" hands the question to a person. Nothing
+fits: the question is recorded for staff (the same question failing twice
+hands off), and `answer_recorded` later sends the staff answer to the
+customer who asked.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from bot.messages import Button, Reply
 from bot.outbox import enqueue
 from handlers.base import Context, Handler
 from handlers.feedback import SUGGESTIONS_EXTRA, faq_feedback_buttons
+from handlers.handoff import after_failed_answer, request_handoff
 from storage.models import Conversation, KnowledgeQuestion, utcnow
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
@@ -52,7 +55,7 @@ class FaqHandler(Handler):
                 buttons += _button(e.question if e else h.question, f"faq:pick:{q.id}:{h.entry_id}")
             buttons += _button(ctx.t("faq.none_of_these"), f"faq:none:{q.id}")
             return [Reply(ctx.t("faq.did_you_mean"), buttons)]
-        return self._recorded(ctx)
+        return after_failed_answer(ctx) or self._recorded(ctx)
 
     def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
         parts = payload.split(":")
@@ -64,10 +67,11 @@ class FaqHandler(Handler):
                 q.chosen_entry_id = parts[3]
             return self._answer(ctx, parts[3], q.id if q is not None else None)
         if len(parts) == 3 and parts[1] == "none":
+            # Unsure, and none of the suggestions fits: a person takes the question.
             q = self._own_question(ctx, parts[2])
             if q is not None and q.status is None:
                 q.status = "open"
-            return self._recorded(ctx)
+            return request_handoff(ctx, "low_confidence", q.text if q is not None else None)
         return None
 
     def _own_question(self, ctx: Context, qid: str) -> KnowledgeQuestion | None:

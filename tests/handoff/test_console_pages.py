@@ -137,6 +137,7 @@ class FakeKnowledge:
 
 
 def test_knowledge_pages_say_when_not_loaded(app_rt):
+    app_rt.services.knowledge = None
     staff(app_rt, "alice")
     agent = client_for(app_rt, "alice")
     assert "知识库未加载" in agent.get("/console/knowledge").text

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.app import Runtime
 from bot.messages import Incoming
 from handlers.faq import answer_open_questions, answer_recorded, unanswered
-from storage.models import KnowledgeQuestion, OutboxItem
+from storage.models import HandoffSession, KnowledgeQuestion, OutboxItem
 
 pytestmark = pytest.mark.slow
 
@@ -97,9 +97,20 @@ def test_did_you_mean_pick_is_remembered(rt):
     with rt.services.db.session() as s:
         q = s.scalars(select(KnowledgeQuestion)).one()
         assert q.decision == "suggest" and q.chosen_entry_id == chosen
-    say(rt, button=replies[0].buttons[-1].payload)
+    say(rt, button=replies[0].buttons[-1].payload)  # none of these: a person takes the question
     with rt.services.db.session() as s:
         assert s.scalars(select(KnowledgeQuestion)).one().status == "open"
+        handoff = s.scalars(select(HandoffSession)).one()
+        assert handoff.reason == "low_confidence" and handoff.question == "证书丢了怎么办"
+
+
+def test_the_same_question_failing_twice_hands_off(rt):
+    assert "已记录" in say(rt, "推荐一部好看的电影吧")[0].text
+    with rt.services.db.session() as s:
+        assert s.scalars(select(HandoffSession)).all() == []
+    say(rt, "推荐一部好看的电影吧！")
+    with rt.services.db.session() as s:
+        assert s.scalars(select(HandoffSession)).one().reason == "repeat_failure"
 
 
 def test_a_new_entry_answers_the_recorded_questions_worded_like_it(rt):
