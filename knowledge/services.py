@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from knowledge.schema import Problem
+
 log = logging.getLogger(__name__)
 
 CALENDAR_FILE = "calendar.yaml"
@@ -44,19 +46,6 @@ MASKS = ("id", "phone", "none")
 _DEFAULT_MASK = {"cn_id": "id", "cn_mobile": "phone"}
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 _CODE = re.compile(r"^[A-Z]{2,4}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of the validator, printed as ``file:line: level: message``."""
-
-    level: str  # "error" | "warning"
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.level}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -51,33 +51,28 @@ def _from_handoffs(session: Session, since: datetime) -> list[Unanswered]:
     rows = session.scalars(select(HandoffSession).where(
         HandoffSession.created_at >= since, HandoffSession.reason.in_(("low_confidence", "repeat_failure")),
         HandoffSession.question != ""))
-    grouped: dict[str, Unanswered] = {}
-    for h in rows:
-        key = re.sub(r"\s+", " ", h.question.strip().lower())
-        found = grouped.get(key)
-        if found is None:
-            grouped[key] = Unanswered(h.question.strip(), 1, h.created_at, "console.knowledge.source.handoff")
-        else:
-            found.count += 1
-            found.last_at = max(found.last_at, h.created_at)
-    return list(grouped.values())
+    return _grouped(((h.question, h.created_at) for h in rows), "console.knowledge.source.handoff")
 
 
 def _from_faq_log(session: Session, since: datetime) -> list[Unanswered]:
     """Questions the FAQ declined (or "none of these") that still wait for a staff answer."""
     from handlers.faq import unanswered
 
+    return _grouped(((q.text, q.created_at) for q in unanswered(session, limit=10_000) if q.created_at >= since),
+                    "faq.source.unanswered")
+
+
+def _grouped(asked: Iterable[tuple[str, datetime]], source_key: str) -> list[Unanswered]:
+    """One row per question, however often it was asked (case and spacing ignored)."""
     grouped: dict[str, Unanswered] = {}
-    for q in unanswered(session, limit=10_000):
-        if q.created_at < since:
-            continue
-        key = re.sub(r"\s+", " ", q.text.strip().lower())
+    for question, at in asked:
+        key = re.sub(r"\s+", " ", question.strip().lower())
         found = grouped.get(key)
         if found is None:
-            grouped[key] = Unanswered(q.text.strip(), 1, q.created_at, "faq.source.unanswered")
+            grouped[key] = Unanswered(question.strip(), 1, at, source_key)
         else:
             found.count += 1
-            found.last_at = max(found.last_at, q.created_at)
+            found.last_at = max(found.last_at, at)
     return list(grouped.values())
 
 
