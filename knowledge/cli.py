@@ -42,6 +42,11 @@ def _check(settings, args) -> int:
                                     f"{b.id} is a near-duplicate of {a.id} ({a.source}:{a.line}), similarity {sim:.3f}: "
                                     "the retriever cannot tell them apart"))
         print(f"index built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    services_dir = kb / "services"
+    if services_dir.is_dir():
+        from knowledge.services import validate_services
+
+        problems += validate_services(services_dir, settings.max_upload_bytes / (1024 * 1024))
     for p in problems:
         print(p)
     n_err = sum(p.level == "error" for p in problems)

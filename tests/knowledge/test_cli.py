@@ -75,3 +75,19 @@ def test_import_then_export_round_trips(tmp_path, capsys, fmt):
     assert set(by_id) == {"hours", "fees", "en-card"}
     assert by_id["hours"].alternates == ("营业时间",) and by_id["en-card"].lang == "en"
     assert by_id["en-card"].answer_in("en") == "Yes." and by_id["fees"].tags == ("fees",)
+
+
+def test_check_also_validates_the_service_files(tmp_path, capsys):
+    from pathlib import Path
+
+    kb = tmp_path / "kb"
+    (kb / "faq").mkdir(parents=True)
+    (kb / "faq" / "a.yaml").write_text("entries:\n  - id: a\n    question: q\n    answer: ok\n", encoding="utf-8")
+    (kb / "services").mkdir()
+    shipped = Path(__file__).resolve().parents[2] / "knowledge" / "data" / "services"
+    for f in shipped.glob("*.yaml"):
+        (kb / "services" / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["kb", "check", str(kb), "--no-embed"]) == 0
+    (kb / "services" / "broken.yaml").write_text("id: broken\nname: [unclosed\n", encoding="utf-8")
+    assert main(["kb", "check", str(kb), "--no-embed"]) == 1
+    assert "broken.yaml:" in capsys.readouterr().out
