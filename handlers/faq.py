@@ -13,7 +13,7 @@ import re
 
 from sqlalchemy.orm import Session
 
-from bot.i18n import t
+from bot.i18n import detect_language, t
 from bot.messages import Button, Reply
 from bot.outbox import enqueue
 from handlers.base import Context, Handler
@@ -27,6 +27,14 @@ MAX_PAYLOAD = 64
 
 def _button(label: str, payload: str) -> list[Button]:
     return [Button(label[:60], payload)] if len(payload.encode()) <= MAX_PAYLOAD else []
+
+
+def question_label(entry, lang: str) -> str:
+    """The entry's question as a button label in the customer's language: its own question, or
+    the first alternate phrasing written in that language."""
+    if entry.lang == lang:
+        return entry.question
+    return next((a for a in entry.alternates if detect_language(a) == lang), entry.question)
 
 
 class FaqHandler(Handler):
@@ -52,7 +60,7 @@ class FaqHandler(Handler):
             buttons = []
             for h in ans.suggestions:
                 e = kb.entry(h.entry_id)
-                buttons += _button(e.question if e else h.question, f"faq:pick:{q.id}:{h.entry_id}")
+                buttons += _button(question_label(e, ctx.lang) if e else h.question, f"faq:pick:{q.id}:{h.entry_id}")
             buttons += _button(ctx.t("faq.none_of_these"), f"faq:none:{q.id}")
             return [Reply(ctx.t("faq.did_you_mean"), buttons)]
         return after_failed_answer(ctx) or self._recorded(ctx)
@@ -91,7 +99,7 @@ class FaqHandler(Handler):
             if f.entry:
                 target = kb.entry(f.entry)
                 if target is not None:
-                    buttons += _button(target.question, f"faq:entry:{f.entry}")
+                    buttons += _button(question_label(target, ctx.lang), f"faq:entry:{f.entry}")
             elif f.action:
                 buttons += _button(f.label.get(ctx.lang) or next(iter(f.label.values()), f.action), f.action)
         votes = [b for b in faq_feedback_buttons(ctx.lang, entry_id, question_id) if len(b.payload.encode()) <= MAX_PAYLOAD]
@@ -111,7 +119,7 @@ def next_suggestions(ctx: Context, entry_id: str, question_id: int | None) -> li
     for hit in q.hits:
         e = kb.entry(hit["entry_id"])
         if e is not None and e.id != entry_id and len(buttons) < 3:
-            buttons += _button(e.question, f"faq:entry:{e.id}")
+            buttons += _button(question_label(e, ctx.lang), f"faq:entry:{e.id}")
     return buttons
 
 

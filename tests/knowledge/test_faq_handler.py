@@ -126,3 +126,14 @@ def test_a_new_entry_answers_the_recorded_questions_worded_like_it(rt):
         assert [q.text for q in unanswered(s)] == ["今晚吃什么好呢"]
         sent = [o.chat_id for o in s.scalars(select(OutboxItem)) if "本中心不提供影视推荐" in o.payload["text"]]
         assert sorted(sent) == ["a", "b"]
+
+
+def test_buttons_name_entries_in_the_customers_language():
+    from types import SimpleNamespace
+
+    from handlers.faq import question_label
+
+    entry = SimpleNamespace(lang="zh", question="证书丢了怎么补办？", alternates=["证书遗失", "How do I replace a lost certificate?"])
+    assert question_label(entry, "zh") == "证书丢了怎么补办？"
+    assert question_label(entry, "en") == "How do I replace a lost certificate?"
+    assert question_label(SimpleNamespace(lang="zh", question="几点开门？", alternates=[]), "en") == "几点开门？"
