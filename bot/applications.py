@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.i18n import t
@@ -215,7 +215,6 @@ def send_link_code(session: Session, services: Services, requester: Customer, re
     lang = conversation.language or app.language
     enqueue(session, conversation, [Reply(t("progress.link_code", lang, reference=app.reference, code=code,
                                             minutes=int(LINK_CODE_TTL.total_seconds() // 60)))])
-    after_commit_wake(session, services)
     log.info("link code sent for application %s to its owner's chat", app.id)
 
 
@@ -629,7 +628,6 @@ def _notify(session: Session, services: Services, app: Application, event_name: 
         notify_customer(session, services, customer, subject, reply)
     elif services.settings.smtp_host:
         EmailNotifier().notify(session, customer, subject, reply)
-    after_commit_wake(session, services)
 
 
 def notice(session: Session, services: Services, app: Application, event_name: str, lang: str,
@@ -663,19 +661,6 @@ def notice(session: Session, services: Services, app: Application, event_name: s
     if comment:
         text += "\n" + t("application.notify.comment", lang, comment=comment)
     return Reply(text, buttons)
-
-
-def after_commit_wake(session: Session, services: Services) -> None:
-    """Wake the outbox sender once this transaction commits (not before: it would find nothing)."""
-    if session.info.get("applications.wake"):
-        return
-    session.info["applications.wake"] = True
-
-    def _wake(_session: Session) -> None:
-        _session.info.pop("applications.wake", None)
-        services.wake_outbox()
-
-    event.listen(session, "after_commit", _wake, once=True)
 
 
 # -- figures for the supervisors' dashboard --------------------------------------------------------

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from bot.attachments import AttachmentRejected
 from bot.handoff import customer_wrote
-from bot.i18n import detect_language, t
+from bot.i18n import detect_language
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue, wake_chat
 from bot.services import Services
 from handlers.base import Context, Handler, menu_buttons
-from storage.models import Attachment, Conversation, Customer, InboxItem, Message, utcnow
+from storage.models import Conversation, Customer, InboxItem, Message, utcnow
 
 log = logging.getLogger(__name__)
 

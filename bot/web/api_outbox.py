@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ def list_outbox(status: Literal["pending", "sent", "failed"] = "failed", limit: 
 
 
 @router.post("/{item_id}/retry")
-def retry(item_id: int, request: Request, _: Principal = Depends(require_role("supervisor")),
+def retry(item_id: int, _: Principal = Depends(require_role("supervisor")),
           session: Session = DB_SESSION) -> dict[str, Any]:
     item = session.get(OutboxItem, item_id)
     if item is None:
@@ -38,5 +38,4 @@ def retry(item_id: int, request: Request, _: Principal = Depends(require_role("s
     if not retry_failed(session, item_id):
         raise HTTPException(409, f"outbox item {item_id} is {item.status}, only failed items can be retried")
     session.flush()
-    request.app.state.services.wake_outbox()
     return _item(item)

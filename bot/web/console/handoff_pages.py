@@ -127,7 +127,7 @@ def queue_api(request: Request, user: StaffUser = Depends(AGENT),
     return queue_state(session, user, console_lang(request))
 
 
-def done(request: Request, session: Session, target: str) -> Response:
+def done(target: str) -> Response:
     """Back to ``target``; the request's transaction (``DB_SESSION``) commits and wakes the outbox
     sender before this redirect is sent."""
     return RedirectResponse(target, status_code=303)
@@ -137,7 +137,7 @@ def done(request: Request, session: Session, target: str) -> Response:
 def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends(AGENT),
                 session: Session = DB_SESSION) -> Response:
     handoff.set_on_duty(session, user, on == "1")
-    return done(request, session, "/console/queue")
+    return done("/console/queue")
 
 
 def _transcript_item(m: Message, staff: dict[int, StaffUser], files: dict[int, Attachment],
@@ -240,7 +240,7 @@ def handoff_action(handoff_id: int, action: str, request: Request, text: str = F
         actions[action]()
     except HandoffError as exc:
         return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
-    return done(request, session, target)
+    return done(target)
 
 
 @router.post("/conversations/{conversation_id}/notes", dependencies=[Depends(verify_csrf)])
@@ -253,7 +253,7 @@ def add_note(conversation_id: int, request: Request, text: str = Form(...), user
         handoff.add_note(session, conversation_id, user, text)
     except HandoffError as exc:
         return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
-    return done(request, session, target)
+    return done(target)
 
 
 @router.get("/canned", response_class=HTMLResponse)
@@ -271,7 +271,7 @@ def canned_add(request: Request, title: str = Form(...), text: str = Form(...), 
         handoff.add_canned(session, user, title, text, language or None)
     except HandoffError:
         return RedirectResponse("/console/canned?error=empty", status_code=303)
-    return done(request, session, "/console/canned")
+    return done("/console/canned")
 
 
 @router.post("/canned/{canned_id}/delete", dependencies=[Depends(verify_csrf)])
@@ -280,4 +280,4 @@ def canned_delete(canned_id: int, request: Request, user: StaffUser = Depends(re
     row = session.get(CannedReply, canned_id)
     if row is not None:
         session.delete(row)
-    return done(request, session, "/console/canned")
+    return done("/console/canned")

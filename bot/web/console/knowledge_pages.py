@@ -202,4 +202,4 @@ def new_entry(request: Request, id: str = Form(""), question: str = Form(""), al
     from handlers.faq import answer_open_questions
 
     answer_open_questions(session, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
-    return done(request, session, f"/console/knowledge?saved={form['id']}")
+    return done(f"/console/knowledge?saved={form['id']}")

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 

@@ -38,7 +38,7 @@ def staff_add(request: Request, username: str = Form(...), display_name: str = F
         add_staff(session, username.strip(), password, role, display_name.strip() or None)
     except StaffError as exc:
         return _staff_page(request, session, "console.staff.error.invalid", str(exc), status_code=400)
-    return done(request, session, "/console/staff")
+    return done("/console/staff")
 
 
 def _target(session: Session, staff_id: int) -> StaffUser:
@@ -57,7 +57,7 @@ def staff_active(staff_id: int, request: Request, active: str = Form(...), user:
     target.active = active == "1"
     if not target.active:
         target.on_duty = False  # a disabled account takes no conversations and counts for no wait estimate
-    return done(request, session, "/console/staff")
+    return done("/console/staff")
 
 
 @router.post("/staff/{staff_id}/unlock", dependencies=[Depends(verify_csrf)])
@@ -65,7 +65,7 @@ def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMI
                  session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     target.locked_until, target.failed_logins = None, 0
-    return done(request, session, "/console/staff")
+    return done("/console/staff")
 
 
 @router.post("/staff/{staff_id}/password", dependencies=[Depends(verify_csrf)])
@@ -76,7 +76,7 @@ def staff_reset_password(staff_id: int, request: Request, password: str = Form(.
         return _staff_page(request, session, "console.password.error.short", status_code=400)
     target.password_hash = hash_password(password)  # ends the account's sessions
     target.locked_until, target.failed_logins = None, 0
-    return done(request, session, "/console/staff")
+    return done("/console/staff")
 
 
 @router.get("/password", response_class=HTMLResponse)
@@ -99,7 +99,7 @@ def change_password(request: Request, current: str = Form(...), new: str = Form(
     if error:
         return render(request, "console/password.html", {"error": error, "changed": None}, status_code=400)
     user.password_hash = hash_password(new)
-    response = done(request, session, "/console/password?changed=1")
+    response = done("/console/password?changed=1")
     # Other sessions end (the cookie is bound to the password hash); this one continues.
     response.set_cookie(SESSION_COOKIE, session_cookie_value(request.app.state.services, user), httponly=True,
                         samesite="lax", secure=cookie_secure(request),
