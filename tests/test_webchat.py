@@ -82,3 +82,12 @@ def test_page_and_health(client):
     assert page.status_code == 200 and "/static/chat.js" in page.text
     assert client.get("/static/chat.js").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_unknown_paths_and_broken_json_answer_in_the_error_shape(client):
+    missing = client.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+    broken = client.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and broken.json() == {"error": "the request body is not valid JSON"}
+    undecodable = client.post("/api/chat", content=b"\xff{", headers={"content-type": "application/json"})
+    assert undecodable.status_code == 400 and undecodable.json()["error"]

@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Runtime
 from bot.web import api_applications, api_outbox, webchat
@@ -50,8 +51,8 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
                        default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # also FastAPI's, and the router's own 404/405
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
             return console_pages.render(request, "console/error.html",
                                         {"status": exc.status_code, "message": str(exc.detail)},
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
+            "the request body is not valid JSON" if err["type"] == "json_invalid" else
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors()
         )
         return JSONResponse({"error": problems or "invalid request"}, status_code=422)
