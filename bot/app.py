@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bot.attachments import AttachmentStore
+from storage.attachments import AttachmentStore
 from bot.channels.base import Channel
 from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
@@ -12,7 +12,7 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.jobs import JobFunction, JobRunner
 from bot.outbox import OutboxSender
-from bot.services import Services
+from handlers.services import Services
 from handlers import all_handlers
 from storage.db import Database
 
@@ -39,10 +39,11 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    from bot import complaints, handoff
-    from bot.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
+    from domain import complaints, handoff
+    from domain.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.channels.wecom.transfer import TRANSFER_JOB, run_kf_transfer
-    from bot.notify import EMAIL_JOB, send_email_job
+    from bot.email import send_email_job
+    from handlers.notify import EMAIL_JOB
     from handlers import feedback
 
     return {

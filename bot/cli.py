@@ -5,6 +5,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -62,7 +63,7 @@ def settings_table() -> str:
 
 def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
-    from bot.auth import StaffError, add_staff
+    from domain.staff import StaffError, add_staff
 
     password = args.password or os.environ.get("BOT_STAFF_PASSWORD") or getpass.getpass("password: ")
     services = build_services(settings)
@@ -78,7 +79,7 @@ def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
 
 def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
-    from bot.auth import StaffError, create_api_token
+    from domain.staff import StaffError, create_api_token
 
     services = build_services(settings)
     try:
@@ -109,7 +110,7 @@ def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _application_list(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import applications as apps
+    from domain import applications as apps
     from bot.app import build_services
     from bot.web.api_applications import search, summary
 
@@ -127,7 +128,7 @@ def _application_list(settings: Settings, args: argparse.Namespace) -> int:
 def _application_show(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from bot import applications as apps
+    from domain import applications as apps
     from bot.app import build_services
     from bot.web.api_applications import detail
 
@@ -143,7 +144,7 @@ def _application_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _application_transition(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import applications as apps
+    from domain import applications as apps
     from bot.app import build_services
 
     services = build_services(settings)
@@ -168,7 +169,7 @@ def _application_transition(settings: Settings, args: argparse.Namespace) -> int
 
 
 def _add_application_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    from bot.applications import STAGES
+    from domain.applications import STAGES
 
     group = sub.add_parser("application", help="applications: list, show, move to the next stage")
     cmds = group.add_subparsers(dest="application_command", required=True)
@@ -196,7 +197,7 @@ def _add_application_commands(sub: "argparse._SubParsersAction[argparse.Argument
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.auth import ROLES
+    from domain.staff import ROLES
 
     parser = argparse.ArgumentParser(prog="python -m bot", description="Service desk chatbot.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,8 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     from knowledge.cli import register as register_kb
 
-    register_kb(sub)
+    register_kb(sub, extra_checks=[_check_services])
     return parser
+
+
+def _check_services(kb: Path, settings: Settings) -> list:
+    """``kb check`` also validates the service files in ``<kb>/services``."""
+    from domain.catalogue import validate_services
+
+    services_dir = kb / "services"
+    if not services_dir.is_dir():
+        return []
+    return validate_services(services_dir, settings.max_upload_bytes / (1024 * 1024))
 
 
 def main(argv: list[str] | None = None) -> int:

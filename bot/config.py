@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from bot.hours import WorkingHours
+    from domain.hours import WorkingHours
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "data"
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     @field_validator("handoff_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
-        from bot.hours import parse_hours
+        from domain.hours import parse_hours
 
         parse_hours(value)
         return value
@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     @field_validator("handoff_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from bot.hours import parse_zone
+        from domain.hours import parse_zone
 
         parse_zone(value)
         return value
@@ -162,14 +162,14 @@ class Settings(BaseSettings):
     @field_validator("handoff_holidays")
     @classmethod
     def _holidays(cls, value: str) -> str:
-        from bot.hours import parse_holidays
+        from domain.hours import parse_holidays
 
         parse_holidays(value)
         return value
 
     @property
     def working_hours(self) -> "WorkingHours":
-        from bot.hours import WorkingHours
+        from domain.hours import WorkingHours
 
         return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays)
 

@@ -17,12 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.attachments import AttachmentRejected
-from bot.handoff import customer_wrote
-from bot.i18n import detect_language
-from bot.messages import Incoming, Reply
-from bot.outbox import enqueue, wake_chat
-from bot.services import Services
+from storage.attachments import AttachmentRejected
+from domain.handoff import customer_wrote
+from handlers.i18n import detect_language
+from handlers.messages import Incoming, Reply
+from storage.outbox import enqueue, wake_chat
+from handlers.services import Services
 from handlers.base import Context, Handler, menu_buttons
 from storage.models import Conversation, Customer, InboxItem, Message, utcnow
 

@@ -1,6 +1,6 @@
 """The inbox: platform deliveries recorded before they are acknowledged, then handled once.
 
-A webhook answers 200 only after ``accept`` committed the delivery, so a crash after
+A webhook answers 200 only after ``storage.inbox.accept`` committed the delivery, so a crash after
 the answer loses nothing and a crash before it lets the platform deliver again; the
 unique (channel, key) drops the repeats. ``InboxWorker`` parses and handles the rows,
 one chat's deliveries in arrival order, on any number of workers.
@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.workers import PollingWorker, claim_in_chat_order
 from storage.models import InboxItem, utcnow
@@ -27,23 +26,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 8
-
-
-def accept(db: "Database", channel: str, delivery_key: str, payload: dict[str, Any], chat_id: str | None = None) -> bool:
-    """Record a delivery; False when the same one was recorded before (a repeat to drop)."""
-    dialect = postgresql if db.is_postgres else sqlite
-    with db.session() as session:
-        result = session.execute(
-            dialect.insert(InboxItem)
-            .values(channel=channel, delivery_key=delivery_key, chat_id=chat_id, payload=payload,
-                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["channel", "delivery_key"])
-            .returning(InboxItem.id)
-        )
-        fresh = result.scalar() is not None
-    if not fresh:
-        log.info("duplicate delivery dropped channel=%s key=%s", channel, delivery_key)
-    return fresh
 
 
 class InboxWorker(PollingWorker):

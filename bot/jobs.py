@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.services import Services
 from bot.workers import PollingWorker
+from handlers.services import Services
 from storage.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -29,30 +29,6 @@ MAX_ATTEMPTS = 5
 #: kind -> function(session, job, services). Its work is committed with the job's "done"; it may
 #: commit earlier (before a slow call out), and a raise rolls back what it did not commit.
 JobFunction = Callable[[Session, Job, Services], None]
-
-
-def schedule(
-    session: Session, kind: str, run_at: datetime, payload: dict[str, Any] | None = None,
-    dedupe_key: str | None = None,
-) -> Job:
-    """Add a job, or move the pending one with the same ``dedupe_key`` to the new time."""
-    if dedupe_key is not None:
-        existing = session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one_or_none()
-        if existing is not None:
-            existing.kind, existing.run_at, existing.payload = kind, run_at, dict(payload or {})
-            existing.status, existing.attempts, existing.last_error = "pending", 0, None
-            return existing
-    job = Job(kind=kind, run_at=run_at, payload=dict(payload or {}), dedupe_key=dedupe_key)
-    session.add(job)
-    session.flush()
-    return job
-
-
-def cancel(session: Session, dedupe_key: str) -> bool:
-    result = session.execute(
-        update(Job).where(Job.dedupe_key == dedupe_key, Job.status == "pending").values(status="cancelled")
-    )
-    return bool(result.rowcount)
 
 
 class JobRunner(PollingWorker):

@@ -1,7 +1,7 @@
 """The outbox: every reply is a row first, then a send. A failed send never loses the reply.
 
-``enqueue`` is used by the engine and by anything that speaks to a customer later
-(notifications, an agent's words). ``OutboxSender`` drains it per channel, in order
+Rows are written by ``storage.outbox.enqueue`` (the engine, notices, an agent's words).
+``OutboxSender`` drains them per channel, in order
 per chat, with retries and backoff; on PostgreSQL several workers share it through
 ``FOR UPDATE SKIP LOCKED``.
 """
@@ -16,9 +16,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
-from bot.messages import Reply
+from handlers.messages import Reply
 from bot.workers import PollingWorker, claim_in_chat_order
-from storage.models import Conversation, Message, OutboxItem, utcnow
+from storage.models import OutboxItem, utcnow
+from storage.outbox import LEASE
 
 if TYPE_CHECKING:
     from bot.channels.base import Channel
@@ -26,65 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=120)
 #: How long a deferred reply waits if the customer does not write again.
 DEFER = timedelta(days=3650)
-
-
-def enqueue(
-    session: Session,
-    conversation: Conversation,
-    replies: list[Reply],
-    sender: str = "bot",
-    staff_id: int | None = None,
-) -> list[int]:
-    """Queue replies for the conversation's chat and write them into the transcript."""
-    ids = []
-    for reply in replies:
-        payload = reply.to_dict()
-        session.add(
-            Message(
-                conversation_id=conversation.id,
-                direction="out",
-                sender=sender,
-                staff_id=staff_id,
-                text=reply.text,
-                payload={"buttons": payload["buttons"], "files": payload["files"]},
-            )
-        )
-        item = OutboxItem(
-            conversation_id=conversation.id,
-            channel=conversation.channel,
-            chat_id=conversation.chat_id,
-            payload=payload,
-        )
-        session.add(item)
-        session.flush()
-        ids.append(item.id)
-    return ids
-
-
-def wake_chat(session: Session, channel: str, chat_id: str) -> None:
-    """The customer just wrote: replies waiting for that (deferred or backing off) may go now."""
-    session.execute(
-        update(OutboxItem)
-        .where(
-            OutboxItem.channel == channel,
-            OutboxItem.chat_id == chat_id,
-            OutboxItem.status == "pending",
-            OutboxItem.next_attempt_at > utcnow() + LEASE,
-        )
-        .values(next_attempt_at=utcnow())
-    )
-
-
-def retry_failed(session: Session, item_id: int) -> bool:
-    """Staff put a failed reply back in the queue."""
-    item = session.get(OutboxItem, item_id)
-    if item is None or item.status != "failed":
-        return False
-    item.status, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, utcnow(), None
-    return True
 
 
 def backoff(attempt: int) -> float:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from bot import applications as apps
-from bot.messages import Button, Reply
+from domain import applications as apps
+from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
-from knowledge.services import FILE_KINDS, Material, Service
+from domain.catalogue import FILE_KINDS, Material, Service
 from storage.models import Application, Attachment
 
 COLLECT, CONFIRM, CHOOSE, FIX = "application:collect", "application:confirm", "application:choose", "application:fix"

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
 
-from bot.i18n import t
-from bot.messages import Button, Incoming, Reply
+from handlers.i18n import t
+from handlers.messages import Button, Incoming, Reply
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from handlers.services import Services
     from storage.models import Attachment, Conversation, Customer
 
 

@@ -1,13 +1,13 @@
 """Complaints in chat: file one step by step, check one's own by ticket number or "我的投诉",
 and answer the follow-up visit (satisfied? "no" reopens it). The rules live in
-``bot.complaints``; this module only talks."""
+``domain.complaints``; this module only talks."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from bot import complaints
-from bot.messages import Button, Reply
+from domain import complaints
+from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import request_handoff
 from storage.models import Complaint, ComplaintEvent

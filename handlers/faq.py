@@ -13,9 +13,9 @@ import re
 
 from sqlalchemy.orm import Session
 
-from bot.i18n import detect_language, t
-from bot.messages import Button, Reply
-from bot.outbox import enqueue
+from handlers.i18n import detect_language, t
+from handlers.messages import Button, Reply
+from storage.outbox import enqueue
 from handlers.base import Context, Handler
 from handlers.feedback import SUGGESTIONS_EXTRA, faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff

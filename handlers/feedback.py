@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import jobs
-from bot.complaints import person_customer_ids
-from bot.config import Settings, get_settings
-from bot.i18n import t
-from bot.messages import Button, Reply
-from bot.outbox import enqueue
-from bot.services import Services
+from storage import jobs
+from domain.complaints import person_customer_ids
+from domain.settings import DeskSettings
+from handlers.i18n import t
+from handlers.messages import Button, Reply
+from storage.outbox import enqueue
+from handlers.services import Services
 from handlers.base import Context, Handler, menu_buttons
 from storage.models import Conversation, Job, Rating, StaffUser, utcnow
 
@@ -65,7 +65,7 @@ def request_rating(
     staff_id: int | None = None,
     *,
     service: str | None = None,
-    settings: Settings | None = None,
+    settings: DeskSettings,
 ) -> list[Reply]:
     """Ask for a 1-5 score of a finished handoff or application, once per subject.
 
@@ -74,7 +74,6 @@ def request_rating(
     """
     if subject_type not in SUBJECTS:
         raise ValueError(f"subject_type must be one of {SUBJECTS}")
-    settings = settings or get_settings()
     key = f"{subject_type}:{subject_id}"
     if session.scalar(select(Rating.id).where(Rating.request_key == key)) is not None:
         return []

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.handoff import QueueInfo, cancel_waiting, enqueue_handoff, open_handoff, queue_info
-from bot.messages import Button, Reply
+from domain.handoff import QueueInfo, cancel_waiting, enqueue_handoff, open_handoff, queue_info
+from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from storage.models import KeyValue, Message, utcnow
 

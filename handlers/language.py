@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Button, Reply
+from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 
 _TO_EN = {"english", "/lang en", "switch to english", "英文", "英语"}

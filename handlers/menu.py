@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
+from handlers.messages import Reply
 from handlers.base import Context, Handler, menu_buttons
 
 _COMMAND = re.compile(r"^/(start|menu|help)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)

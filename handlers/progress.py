@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import applications as apps
-from bot.messages import Button, Reply
+from domain import applications as apps
+from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from storage.models import Application, ApplicationExtension, ApplicationTransition, KeyValue, utcnow
 

@@ -42,11 +42,8 @@ def _check(settings, args) -> int:
                                     f"{b.id} is a near-duplicate of {a.id} ({a.source}:{a.line}), similarity {sim:.3f}: "
                                     "the retriever cannot tell them apart"))
         print(f"index built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    services_dir = kb / "services"
-    if services_dir.is_dir():
-        from knowledge.services import validate_services
-
-        problems += validate_services(services_dir, settings.max_upload_bytes / (1024 * 1024))
+    for extra_check in args.extra_checks:  # checks of files beside the FAQ (the service catalogue)
+        problems += extra_check(kb, settings)
     for p in problems:
         print(p)
     n_err = sum(p.level == "error" for p in problems)
@@ -109,7 +106,9 @@ def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="embedding cache folder; default: BOT_DATA_DIR/embeddings")
 
 
-def register(subparsers) -> None:
+def register(subparsers, extra_checks=()) -> None:
+    """Add the ``kb`` commands; ``extra_checks`` are ``(kb_dir, settings) -> list[Problem]`` that
+    ``kb check`` runs too, so the layers above can check their own files without knowledge asking them."""
     kb = subparsers.add_parser("kb", help="knowledge base: check, import, export, eval")
     sub = kb.add_subparsers(dest="kb_command", required=True)
 
@@ -117,7 +116,7 @@ def register(subparsers) -> None:
     p.add_argument("dir", nargs="?", help="default: BOT_KNOWLEDGE_DIR")
     p.add_argument("--no-embed", action="store_true", help="skip the near-duplicate check (needs the model)")
     _encoder_args(p)
-    p.set_defaults(func=_check)
+    p.set_defaults(func=_check, extra_checks=tuple(extra_checks))
 
     p = sub.add_parser("import", help="import CSV, XLSX or JSONL into YAML topic files")
     p.add_argument("file")

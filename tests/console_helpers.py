@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fastapi.testclient import TestClient
 
 from bot.app import Runtime
-from bot.auth import add_staff
+from domain.staff import add_staff
 from bot.config import Settings
 from bot.web.app import create_app
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.messages import Incoming, Reply
+from handlers.messages import Incoming, Reply
 from handlers.base import Handler
 from storage.models import Message
 

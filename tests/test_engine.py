@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.messages import Incoming, Reply
+from handlers.messages import Incoming, Reply
 from handlers.base import Context, Handler
 from storage.models import Conversation, Customer, Message, OutboxItem
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.attachments import AttachmentRejected, AttachmentStore, sniff_mime
+from storage.attachments import AttachmentRejected, AttachmentStore, sniff_mime
 from bot.channels.terminal import TerminalChat
 from bot.cli import main
 from bot.config import SettingsError, load_settings

@@ -6,8 +6,9 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.channels.base import Channel
-from bot.inbox import InboxWorker, accept
-from bot.messages import Incoming, Reply
+from bot.inbox import InboxWorker
+from storage.inbox import accept
+from handlers.messages import Incoming, Reply
 from storage.models import InboxItem, Message
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.jobs import JobRunner, cancel, schedule
+from bot.jobs import JobRunner
+from storage.jobs import cancel, schedule
 from storage.models import Job, utcnow
 
 

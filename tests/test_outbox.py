@@ -7,8 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.channels.base import Channel, DeferredSendError, PermanentSendError, TemporarySendError
-from bot.messages import Incoming, Reply
-from bot.outbox import OutboxSender, enqueue
+from handlers.messages import Incoming, Reply
+from bot.outbox import OutboxSender
+from storage.outbox import enqueue
 from storage.models import Conversation, OutboxItem, utcnow
 
 
@@ -77,7 +78,7 @@ def test_temporary_failure_backs_off_and_keeps_the_chat_in_order(runtime):
 
 
 def test_gives_up_after_max_attempts_with_reason_and_staff_can_retry(runtime):
-    from bot.outbox import retry_failed
+    from storage.outbox import retry_failed
 
     channel = FakeChannel()
     queue(runtime, "c1", [])

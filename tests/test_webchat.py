@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.messages import Reply
-from bot.notify import notify_customer
+from handlers.messages import Reply
+from handlers.notify import notify_customer
 from bot.web.app import create_app
 from storage.models import Customer
 

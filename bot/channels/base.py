@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from bot.messages import Incoming, Reply
+from handlers.messages import Incoming, Reply
 
 
 class SendError(Exception):

@@ -38,12 +38,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import inbox
+from storage import inbox
 from bot.channels.base import Channel, PermanentSendError, SendError, TemporarySendError
 from bot.config import Settings
-from bot.i18n import t
-from bot.messages import Button, FileRef, Incoming, IncomingFile, Reply
-from bot.services import Services
+from handlers.i18n import t
+from handlers.messages import Button, FileRef, Incoming, IncomingFile, Reply
+from handlers.services import Services
 from bot.workers import cancel_and_wait
 from storage.db import Database
 from storage.models import Attachment, KeyValue, utcnow

@@ -8,7 +8,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.messages import Button, Incoming, Reply
+from handlers.messages import Button, Incoming, Reply
 from storage.models import OutboxItem, utcnow
 
 CHANNEL = "terminal"

@@ -17,10 +17,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import applications as apps
-from bot.auth import DB_SESSION, Principal, has_role, require_role
-from bot.services import Services
-from knowledge.services import Service
+from domain import applications as apps
+from bot.auth import DB_SESSION, Principal, require_role
+from domain.staff import has_role
+from handlers.services import Services
+from domain.catalogue import Service
 from storage.models import (
     Application, ApplicationExtension, ApplicationItem, ApplicationTransition, Attachment, Customer, FileAccess,
     utcnow,

@@ -1,7 +1,7 @@
 """REST API for complaints and ratings (``/api/v1/complaints``, ``/api/v1/ratings``).
 
 Staff and back-office systems handle complaints here with Bearer tokens; every change goes
-through ``bot.complaints``, so the rules, the history and the customer's notification are
+through ``domain.complaints``, so the rules, the history and the customer's notification are
 the same as in the console. An action the complaint's stage does not allow answers 409.
 Notifications are committed with the request's transaction; the outbox sender's poll
 (BOT_OUTBOX_POLL_SECONDS) picks them up, as FastAPI commits after the endpoint returns.
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import complaints
+from domain import complaints
 from bot.auth import DB_SESSION, Principal, require_role
 from handlers import feedback
 from storage.models import Complaint, ComplaintEvent, Rating, utcnow

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
-from bot.outbox import retry_failed
+from storage.outbox import retry_failed
 from storage.models import OutboxItem
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])

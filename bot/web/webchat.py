@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, update
 
-from bot.i18n import t
-from bot.messages import Incoming, IncomingFile
+from handlers.i18n import t
+from handlers.messages import Incoming, IncomingFile
 from storage.models import OutboxItem, utcnow
 
 CHANNEL = "web"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.auth import create_api_token
+from domain.staff import create_api_token
 from bot.web.app import create_app
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.messages import Incoming, IncomingFile, Reply
+from handlers.messages import Incoming, IncomingFile, Reply
 from storage.models import OutboxItem
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64

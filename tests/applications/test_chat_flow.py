@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.applications import REFERENCE
+from domain.applications import REFERENCE
 from storage.models import Application, ApplicationItem, Conversation
 from tests.applications.helpers import GOOD_ID, PDF, PNG, Chat, payloads, text
 
@@ -116,7 +116,7 @@ def test_a_wish_without_a_service_is_left_to_others(runtime):
 def test_abandoned_drafts_are_deleted_after_30_days(runtime):
     from datetime import timedelta
 
-    from bot import applications as apps
+    from domain import applications as apps
     from storage.models import Job, utcnow
 
     chat = Chat(runtime)

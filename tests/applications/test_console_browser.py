@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 
 from bot.app import Runtime
-from bot.auth import add_staff
+from domain.staff import add_staff
 from bot.web.app import create_app
 from tests.applications.helpers import Chat
 from tests.applications.test_chat_flow import submit_account_opening

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from bot import applications as apps
-from knowledge.services import Calendar
+from domain import applications as apps
+from domain.catalogue import Calendar
 from storage.models import Application, Job
 from tests.applications.helpers import Chat
 from tests.applications.test_chat_flow import submit_account_opening

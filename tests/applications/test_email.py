@@ -8,7 +8,7 @@ from email.header import decode_header, make_header
 import pytest
 from aiosmtpd.controller import Controller
 
-from bot import applications as apps
+from domain import applications as apps
 from bot.app import Runtime
 from tests.applications.helpers import GOOD_ID, PNG, Chat
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import SAMPLE_KNOWLEDGE_DIR
-from knowledge.services import ServiceCatalog, ServiceError, load_services, validate_services
+from domain.catalogue import ServiceCatalog, ServiceError, load_services, validate_services
 
 SAMPLES = SAMPLE_KNOWLEDGE_DIR / "services"
 

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from bot.app import Runtime
-from bot.auth import hash_password
+from domain.staff import hash_password
 from bot.config import Settings
 from bot.web.app import create_app
 from storage.models import StaffUser

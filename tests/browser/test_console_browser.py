@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot import handoff
+from domain import handoff
 from storage.models import StaffUser
 
 pytestmark = pytest.mark.browser

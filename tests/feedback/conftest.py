@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.auth import add_staff
-from bot.messages import Incoming, IncomingFile, Reply
+from domain.staff import add_staff
+from handlers.messages import Incoming, IncomingFile, Reply
 from storage.models import Conversation, OutboxItem, StaffUser
 
 #: A tiny valid PNG, accepted by the attachment store's content check.

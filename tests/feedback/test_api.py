@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.auth import create_api_token
+from domain.staff import create_api_token
 from bot.web.app import create_app
 from storage.models import utcnow
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import complaints
+from domain import complaints
 from storage.models import Complaint, ComplaintEvent, Job
 
 from .conftest import payloads, texts
@@ -146,7 +146,7 @@ def test_own_applications_are_offered(runtime, say):
 
 
 def test_a_complaint_can_ask_for_a_person_at_once(runtime, say):
-    from bot.auth import add_staff
+    from domain.staff import add_staff
     from storage.models import Conversation, HandoffSession
 
     with runtime.services.db.session() as s:

@@ -61,7 +61,7 @@ def test_agent_handles_a_complaint_in_the_console(runtime, say, staff, console):
 
 
 def test_console_roles(runtime, say, staff, console):
-    from bot.auth import add_staff
+    from domain.staff import add_staff
 
     with runtime.services.db.session() as s:
         add_staff(s, "kb", "password123", "content_manager", "KB Editor")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.messages import Button
+from handlers.messages import Button
 from handlers import feedback
 from storage.models import Conversation, Job, Rating, utcnow
 
@@ -153,7 +153,7 @@ def test_rating_figures_by_agent_service_subject_and_day(runtime, say, staff):
 def test_rating_endpoints(runtime, say, staff):
     from fastapi.testclient import TestClient
 
-    from bot.auth import create_api_token
+    from domain.staff import create_api_token
     from bot.web.app import create_app
 
     for name in ("u1", "u2", "u3"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.app import Runtime
-from bot.auth import hash_password
+from domain.staff import hash_password
 from bot.config import Settings
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from storage.models import StaffUser
 
 

@@ -160,7 +160,7 @@ def test_unanswered_question_becomes_an_entry_file(app_rt):
     staff(app_rt, "alice"), staff(app_rt, "carl", role="content_manager")
     say(app_rt, "hello")
     with app_rt.services.db.session() as s:
-        from bot.handoff import enqueue_handoff
+        from domain.handoff import enqueue_handoff
 
         enqueue_handoff(s, app_rt.services, s.scalars(select(Conversation)).one(), "low_confidence", "公积金怎么提取")
     editor = client_for(app_rt, "carl")
@@ -192,7 +192,7 @@ def test_dashboard_and_csv_exports(app_rt):
     say(app_rt, "人工", chat="c1")
     say(app_rt, "人工", chat="c2")
     with app_rt.services.db.session() as s:
-        from bot import handoff
+        from domain import handoff
 
         first = s.scalars(select(HandoffSession).order_by(HandoffSession.id)).first()
         handoff.claim(s, app_rt.services, first.id, s.get(StaffUser, alice.id))
@@ -297,7 +297,7 @@ def test_agent_opens_the_customers_file(app_rt):
 
 
 def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints(app_rt):
-    from bot import complaints, handoff
+    from domain import complaints, handoff
 
     alice = staff(app_rt, "alice")
     staff(app_rt, "sue", role="supervisor")

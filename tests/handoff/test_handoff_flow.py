@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import handoff
-from bot.handoff import HandoffError
+from domain import handoff
+from domain.handoff import HandoffError
 from handlers.handoff import after_failed_answer, request_handoff
 from handoff_helpers import make_runtime, say, staff
 from storage.models import (
@@ -176,7 +176,7 @@ def test_the_same_question_failing_twice_hands_off(rt):
     say(rt, "hello")
     with rt.services.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
-        from bot.messages import Incoming
+        from handlers.messages import Incoming
         from handlers.base import Context
 
         def ctx(text):
@@ -196,7 +196,7 @@ def test_request_handoff_for_other_handlers(rt):
     say(rt, "hello")
     with rt.services.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
-        from bot.messages import Incoming
+        from handlers.messages import Incoming
         from handlers.base import Context
 
         c = Context(session=s, incoming=Incoming("web", "c1", "c1", "x"), customer=conv.customer,

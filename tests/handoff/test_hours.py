@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import SettingsError, load_settings
-from bot.hours import HoursError, WorkingHours, parse_holidays, parse_hours
+from domain.hours import HoursError, WorkingHours, parse_holidays, parse_hours
 
 SH = ZoneInfo("Asia/Shanghai")
 

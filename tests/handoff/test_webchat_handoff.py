@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from bot import handoff
+from domain import handoff
 from bot.web.app import create_app
 from handoff_helpers import staff
 

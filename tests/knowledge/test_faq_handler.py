@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.messages import Incoming
+from handlers.messages import Incoming
 from handlers.faq import answer_open_questions, answer_recorded, unanswered
 from storage.models import HandoffSession, KnowledgeQuestion, OutboxItem
 

@@ -16,7 +16,7 @@ from bot.app import Runtime, build_channels, build_services
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
 from bot.cli import build_parser
 from bot.config import Settings, SettingsError, load_settings
-from bot.messages import Button, FileRef, Reply
+from handlers.messages import Button, FileRef, Reply
 from fake_bot_api import SECRET, TOKEN, FakeBotApi, asgi_app
 
 
@@ -173,7 +173,7 @@ async def test_running_server_answers_in_polling_mode(served, sqlite_settings):
             await asyncio.sleep(0.01)
     finally:
         await runtime.stop()
-    from bot.i18n import t
+    from handlers.i18n import t
 
     assert api.texts() == [t("menu.welcome", "zh"), t("menu.ask_prompt", "zh")]
     assert len(api.answered_queries) == 1

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.telegram import ALLOWED_UPDATES, POLL_TIMEOUT
-from bot.i18n import t
+from handlers.i18n import t
 from storage.models import InboxItem, Message
 
 

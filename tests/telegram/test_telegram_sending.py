@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.channels.base import PermanentSendError, TemporarySendError
 from bot.channels.telegram import MAX_TEXT, TelegramChannel
-from bot.i18n import t
-from bot.messages import Button, FileRef, Reply
+from handlers.i18n import t
+from handlers.messages import Button, FileRef, Reply
 from storage.models import OutboxItem, utcnow
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.channels.telegram import button_rows, chat_of, language_of, render_text, split_text, utf16_len
-from bot.messages import Button, FileRef, Reply
+from handlers.messages import Button, FileRef, Reply
 from fake_bot_api import EntityError, visible_text
 
 

@@ -5,7 +5,7 @@ import httpx
 from sqlalchemy import func, select
 
 import bot.channels.telegram as telegram_channel
-from bot.i18n import t
+from handlers.i18n import t
 from fake_bot_api import SECRET
 from storage.models import Attachment, Conversation, Customer, InboxItem, Message, OutboxItem
 

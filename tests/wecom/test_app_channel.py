@@ -10,8 +10,8 @@ import pytest
 
 from sqlalchemy import func, select
 
-from bot.messages import Reply
-from bot.outbox import enqueue
+from handlers.messages import Reply
+from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem
 from tests.wecom.wecom_sim import (AES_KEY, AGENT_ID, KF_SECRET, SECRET, TOKEN, callback, event_xml, kf_event_xml,
                                    media_xml, text_xml, verification_query)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.channels.wecom import NoServicerOnDuty, kv
-from bot.messages import Reply
-from bot.outbox import enqueue
+from handlers.messages import Reply
+from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem, utcnow
 from tests.wecom.wecom_sim import callback, kf_event_xml
 

@@ -7,7 +7,7 @@ from bot.app import build_channels, build_services
 from bot.channels.wecom import build_wecom_channels
 from bot.channels.wecom.channel import TEXT_LIMIT_BYTES, WeComKfChannel, render, split_text
 from bot.config import SettingsError, load_settings
-from bot.messages import Button, FileRef, Reply
+from handlers.messages import Button, FileRef, Reply
 from tests.wecom.wecom_sim import AES_KEY, CORP_ID, SECRET, TOKEN
 
 

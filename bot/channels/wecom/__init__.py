@@ -11,8 +11,8 @@ from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComK
 from bot.channels.wecom.crypto import CallbackCrypto
 from bot.channels.wecom.transfer import schedule_kf_transfer
 from bot.config import Settings, SettingsError
-from bot.handoff import PLATFORM_TRANSFERS
-from bot.services import Services
+from domain.handoff import PLATFORM_TRANSFERS
+from handlers.services import Services
 
 __all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
            "wecom_configured"]

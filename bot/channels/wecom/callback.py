@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse
 
 from bot.channels.wecom.channel import WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, CallbackCrypto, CallbackRejected
-from bot.inbox import accept
+from storage.inbox import accept
 from storage.db import Database
 
 log = logging.getLogger(__name__)

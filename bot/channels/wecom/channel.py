@@ -22,9 +22,9 @@ from bot.channels.base import Channel, DeferredSendError, PermanentSendError, Te
 from bot.channels.wecom import kv
 from bot.channels.wecom.api import WeComApi, WeComError
 from bot.config import Settings
-from bot.i18n import t
-from bot.inbox import accept
-from bot.messages import Incoming, IncomingFile, Reply
+from handlers.i18n import t
+from storage.inbox import accept
+from handlers.messages import Incoming, IncomingFile, Reply
 from storage.db import Database
 from storage.models import Conversation
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from bot.channels.wecom.channel import NoServicerOnDuty
-from bot.jobs import schedule
+from storage.jobs import schedule
 from storage.models import Conversation, Job, utcnow
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from handlers.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import applications as apps
-from bot.auth import DB_SESSION, has_role
-from bot.services import Services
+from domain import applications as apps
+from bot.auth import DB_SESSION
+from domain.staff import has_role
+from handlers.services import Services
 from bot.web.api_applications import detail, file_accesses, search, summary
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf

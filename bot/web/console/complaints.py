@@ -1,6 +1,6 @@
 """Console pages for complaints (list with overdue flags, detail with history and actions)
 and for ratings (figures for supervisors, "not helpful" entries for content managers).
-Every change goes through ``bot.complaints``, exactly as the REST API does."""
+Every change goes through ``domain.complaints``, exactly as the REST API does."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import complaints
-from bot.auth import DB_SESSION, has_role
+from domain import complaints
+from bot.auth import DB_SESSION
+from domain.staff import has_role
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from handlers import feedback

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from bot import applications, complaints, handoff
+from domain import applications, complaints, handoff
 from bot.auth import DB_SESSION
-from bot.i18n import t, table
+from handlers.i18n import t, table
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
 from handlers import feedback

@@ -16,10 +16,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import applications, complaints, handoff
-from bot.auth import DB_SESSION, has_role
-from bot.handoff import HandoffError
-from bot.i18n import t
+from domain import applications, complaints, handoff
+from bot.auth import DB_SESSION
+from domain.staff import has_role
+from domain.handoff import HandoffError
+from handlers.i18n import t
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff, verify_csrf
 from storage.models import (

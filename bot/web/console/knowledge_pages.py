@@ -22,7 +22,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION, has_role
+from bot.auth import DB_SESSION
+
+from domain.staff import has_role
 from bot.web.console.handoff_pages import done, local_time
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf

@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION, has_role
-from bot.i18n import t
-from bot.outbox import retry_failed
+from bot.auth import DB_SESSION
+
+from domain.staff import has_role
+from handlers.i18n import t
+from storage.outbox import retry_failed
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
     LANG_COOKIE, NONCE_COOKIE, SESSION_COOKIE, attempt_login, cookie_secure, csrf_token, require_staff,

@@ -16,8 +16,10 @@ from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION, has_role, verify_password
-from bot.services import Services
+from bot.auth import DB_SESSION
+
+from domain.staff import has_role, verify_password
+from handlers.services import Services
 from storage.models import StaffUser, utcnow
 
 SESSION_COOKIE = "sdb_console"

@@ -7,21 +7,16 @@ runner sends with retries; nothing is sent while the transaction may still roll 
 """
 from __future__ import annotations
 
-import logging
-import smtplib
-from email.message import EmailMessage
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.jobs import schedule
-from bot.messages import Reply
-from bot.outbox import enqueue
-from bot.services import Services
-from storage.models import Conversation, Customer, Job, utcnow
-
-log = logging.getLogger(__name__)
+from storage.jobs import schedule
+from handlers.messages import Reply
+from storage.outbox import enqueue
+from handlers.services import Services
+from storage.models import Conversation, Customer, utcnow
 
 EMAIL_JOB = "notify.email"
 
@@ -66,26 +61,6 @@ class EmailNotifier:
             return False
         schedule(session, EMAIL_JOB, utcnow(), {"to": customer.email, "subject": subject, "body": reply.text})
         return True
-
-
-def send_email_job(session: Session, job: Job, services: Services) -> None:
-    """Job function: send one queued email (retried by the job runner on failure)."""
-    settings = services.settings
-    if not settings.smtp_host:
-        raise RuntimeError("BOT_SMTP_HOST is not set")
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = job.payload["to"]
-    message["Subject"] = job.payload["subject"]
-    message.set_content(job.payload["body"])
-    session.commit()  # hold no database lock while talking to the mail server
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-        if settings.smtp_starttls and smtp.has_extn("starttls"):
-            smtp.starttls()
-        if settings.smtp_username and settings.smtp_password:
-            smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-        smtp.send_message(message)
-    log.info("email notification sent (job %s)", job.id)
 
 
 def notifiers(services: Services) -> list[Notifier]:

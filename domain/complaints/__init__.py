@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import jobs
-from bot.config import Settings
-from bot.i18n import t
-from bot.messages import Button, Reply
-from bot.notify import notify_customer
-from bot.services import Services
+from storage import jobs
+from domain.settings import DeskSettings
+from handlers.i18n import t
+from handlers.messages import Button, Reply
+from handlers.notify import notify_customer
+from handlers.services import Services
 from storage.models import Complaint, ComplaintEvent, Conversation, Customer, Job, StaffUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Actor:
 SYSTEM = Actor("system")
 
 
-def stage_hours(settings: Settings, status: str) -> float | None:
+def stage_hours(settings: DeskSettings, status: str) -> float | None:
     """The deadline of a stage in hours; a closed complaint has none."""
     if status == "closed":
         return None
@@ -109,7 +109,7 @@ def person_customer_ids(session: Session, customer: Customer) -> list[int]:
 def customer_applications(session: Session, customer: Customer) -> list[tuple[int, str]]:
     """The person's own submitted applications (over linked identities) as (id, reference),
     newest first, for "which application is it about"."""
-    from bot.applications import customer_applications as submitted
+    from domain.applications import customer_applications as submitted
 
     return [(app.id, app.reference or str(app.id)) for app in submitted(session, customer)[:10]]
 
@@ -118,7 +118,7 @@ def customer_applications(session: Session, customer: Customer) -> list[tuple[in
 
 def create(
     session: Session,
-    settings: Settings,
+    settings: DeskSettings,
     conversation: Conversation,
     *,
     category: str,
@@ -278,7 +278,7 @@ def deadline_key(complaint: Complaint, status: str) -> str:
     return f"complaint:deadline:{complaint.id}:{status}"
 
 
-def _set_deadline(session: Session, settings: Settings, complaint: Complaint, now: datetime,
+def _set_deadline(session: Session, settings: DeskSettings, complaint: Complaint, now: datetime,
                   previous: str | None = None) -> None:
     """Give the current stage its deadline and a job that checks it; a closed complaint has none."""
     if previous is not None:

@@ -1,6 +1,6 @@
 """The one table of user-facing strings (zh, en).
 
-The table is assembled from ``bot/locales/*.yaml`` (one file per feature, so
+The table is assembled from ``handlers/locales/*.yaml`` (one file per feature, so
 features add strings without touching each other's files). Each key maps to
 ``{zh: ..., en: ...}`` with ``str.format`` placeholders. A key defined twice or
 missing a language is an error at load time, not a surprise in a chat.

@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.i18n import t
-from bot.jobs import cancel, schedule
-from bot.messages import Button, Reply
-from bot.notify import EmailNotifier, latest_conversation, notify_customer
-from bot.outbox import enqueue
-from bot.services import Services
-from knowledge.services import Calendar, Material, Service, ServiceCatalog
+from handlers.i18n import t
+from storage.jobs import cancel, schedule
+from handlers.messages import Button, Reply
+from handlers.notify import EmailNotifier, latest_conversation, notify_customer
+from storage.outbox import enqueue
+from handlers.services import Services
+from domain.catalogue import Calendar, Material, Service, ServiceCatalog
 from storage.models import (
     Application, ApplicationExtension, ApplicationItem, ApplicationTransition, Attachment, Customer, FileAccess, Job,
     KeyValue, utcnow,

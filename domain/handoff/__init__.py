@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import jobs
-from bot.auth import has_role
-from bot.i18n import t
-from bot.messages import Button, Reply
-from bot.outbox import enqueue
+from storage import jobs
+from domain.staff import has_role
+from handlers.i18n import t
+from handlers.messages import Button, Reply
+from storage.outbox import enqueue
 from handlers.base import menu_buttons
 from handlers.feedback import request_rating
 from storage.models import (
@@ -34,7 +34,7 @@ from storage.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from handlers.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from bot.attachments import AttachmentStore
-from bot.config import Settings
+from storage.attachments import AttachmentStore
+from domain.settings import DeskSettings
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
-    settings: Settings
+    settings: DeskSettings
     db: Database
     attachments: AttachmentStore
     #: The FAQ retriever, or None when the knowledge package is not wired (unit tests).

@@ -1,0 +1,81 @@
+"""The outbox table's API: every reply is a row (and a transcript line) before it is a send.
+
+``enqueue`` is used by the engine and by anything that speaks to a customer later
+(notifications, an agent's words); the sender that drains the rows is bot/outbox.py.
+A message is anything with ``text`` and ``to_dict()`` (handlers' ``Reply``): storage keeps
+its dict and knows nothing of what it means.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from storage.models import Conversation, Message, OutboxItem, utcnow
+
+#: How long a claimed row stays leased to one sender.
+LEASE = timedelta(seconds=120)
+
+
+class OutgoingMessage(Protocol):
+    text: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def enqueue(
+    session: Session,
+    conversation: Conversation,
+    replies: "list[OutgoingMessage]",
+    sender: str = "bot",
+    staff_id: int | None = None,
+) -> list[int]:
+    """Queue replies for the conversation's chat and write them into the transcript."""
+    ids = []
+    for reply in replies:
+        payload = reply.to_dict()
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="out",
+                sender=sender,
+                staff_id=staff_id,
+                text=reply.text,
+                payload={"buttons": payload["buttons"], "files": payload["files"]},
+            )
+        )
+        item = OutboxItem(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            chat_id=conversation.chat_id,
+            payload=payload,
+        )
+        session.add(item)
+        session.flush()
+        ids.append(item.id)
+    return ids
+
+
+def wake_chat(session: Session, channel: str, chat_id: str) -> None:
+    """The customer just wrote: replies waiting for that (deferred or backing off) may go now."""
+    session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.channel == channel,
+            OutboxItem.chat_id == chat_id,
+            OutboxItem.status == "pending",
+            OutboxItem.next_attempt_at > utcnow() + LEASE,
+        )
+        .values(next_attempt_at=utcnow())
+    )
+
+
+def retry_failed(session: Session, item_id: int) -> bool:
+    """Staff put a failed reply back in the queue."""
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.status != "failed":
+        return False
+    item.status, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, utcnow(), None
+    return True
