@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from storage.attachments import AttachmentStore
 from bot.channels.base import Channel
 from bot.channels.wecom import build_wecom_channels, wecom_configured
 from bot.config import Settings
@@ -12,8 +11,10 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.jobs import JobFunction, JobRunner
 from bot.outbox import OutboxSender
-from handlers.services import Services
 from handlers import all_handlers
+from handlers.notices import build_bus
+from handlers.services import Services
+from storage.attachments import AttachmentStore
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
         settings=settings,
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
+        events=build_bus(),
         knowledge=from_settings(settings),
     )
     register_extras(services)

@@ -1,13 +1,15 @@
-"""The settings the desk's rules and dialogs read, as a typed protocol.
+"""What the domain is handed, as typed protocols: the settings it reads and the services it uses.
 
-The settings themselves are loaded and checked by ``bot.config.Settings`` (wiring); the layers
-below bot are handed that object and name here only what they read, so no arrow points up.
+The settings themselves are loaded and checked by ``bot.config.Settings`` (wiring), and the
+container is ``handlers.services.Services``; the domain names here only what it reads, so no
+arrow points up.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Protocol
 
+from domain.events import EventBus
 from domain.hours import WorkingHours
 
 
@@ -29,3 +31,13 @@ class DeskSettings(Protocol):
 
     @property
     def working_hours(self) -> WorkingHours: ...
+
+
+class DeskServices(Protocol):
+    """The dependencies of a domain rule: settings, the event bus, and the outbox wake-up."""
+
+    @property
+    def settings(self) -> DeskSettings: ...
+
+    @property
+    def events(self) -> EventBus: ...

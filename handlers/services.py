@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from storage.attachments import AttachmentStore
+from domain.events import EventBus
 from domain.settings import DeskSettings
+from storage.attachments import AttachmentStore
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ class Services:
     settings: DeskSettings
     db: Database
     attachments: AttachmentStore
+    #: Domain events and their listeners (handlers/notices): built once by the wiring.
+    events: EventBus
     #: The FAQ retriever, or None when the knowledge package is not wired (unit tests).
     knowledge: "KnowledgeRuntime | None" = None
     #: Called after a transaction queued replies, so the outbox sender drains at once.
