@@ -45,7 +45,7 @@ def job_functions() -> dict[str, JobFunction]:
     from domain.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.channels.wecom.transfer import TRANSFER_JOB, run_kf_transfer
     from bot.email import send_email_job
-    from handlers.notify import EMAIL_JOB
+    from handlers.notices.delivery import EMAIL_JOB
     from handlers import feedback
 
     return {

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.app import Runtime
 from handlers.messages import Reply
-from handlers.notify import notify_customer
+from handlers.notices.delivery import notify_customer
 from bot.web.app import create_app
 from storage.models import Customer
 

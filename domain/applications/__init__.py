@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from handlers.i18n import t
 from storage.jobs import cancel, schedule
 from handlers.messages import Button, Reply
-from handlers.notify import EmailNotifier, latest_conversation, notify_customer
+from handlers.notices.delivery import EmailNotifier, latest_conversation, notify_customer
 from storage.outbox import enqueue
 from handlers.services import Services
 from domain.catalogue import Calendar, Material, Service, ServiceCatalog

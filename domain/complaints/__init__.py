@@ -26,7 +26,7 @@ from storage import jobs
 from domain.settings import DeskSettings
 from handlers.i18n import t
 from handlers.messages import Button, Reply
-from handlers.notify import notify_customer
+from handlers.notices.delivery import notify_customer
 from handlers.services import Services
 from storage.models import Complaint, ComplaintEvent, Conversation, Customer, Job, StaffUser, utcnow
 

@@ -164,7 +164,7 @@ def test_complaint_figures(runtime, say, staff):
 
 
 def test_a_customer_who_chose_email_is_also_told_by_email(runtime, say, staff):
-    from handlers.notify import EMAIL_JOB
+    from handlers.notices.delivery import EMAIL_JOB
 
     runtime.services.settings.smtp_host = "smtp.example.org"
     ticket = file_complaint(say("frank"), "other", "Nobody answered my letter for a month.", email="frank@example.org")
