@@ -11,6 +11,7 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.jobs import JobFunction, JobRunner
 from bot.outbox import OutboxSender
+from domain.catalogue import ServiceCatalog
 from handlers import all_handlers
 from handlers.notices import build_bus
 from handlers.services import Services
@@ -33,6 +34,7 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
         events=build_bus(),
+        catalogue=ServiceCatalog(settings.knowledge_dir / "services", settings.max_upload_bytes / (1024 * 1024)),
         knowledge=from_settings(settings),
     )
     register_extras(services)

@@ -162,7 +162,7 @@ def _application_transition(settings: Settings, args: argparse.Namespace) -> int
             apps.transition(session, services, app, args.stage, actor, comment=args.comment, reason=args.reason,
                             remedy=args.remedy, follow_up=args.follow_up, items=items or None)
             print(f"{app.reference}: now {app.stage}; the customer is notified")
-    except apps.ApplicationError as exc:
+    except apps.DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3 if isinstance(exc, apps.IllegalTransition) else 2
     return 0

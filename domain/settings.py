@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
 from domain.hours import WorkingHours
 
@@ -34,10 +35,15 @@ class DeskSettings(Protocol):
 
 
 class DeskServices(Protocol):
-    """The dependencies of a domain rule: settings, the event bus, and the outbox wake-up."""
+    """The dependencies of a domain rule: settings, the event bus, the service catalogue."""
 
     @property
     def settings(self) -> DeskSettings: ...
 
     @property
     def events(self) -> EventBus: ...
+
+    @property
+    def catalogue(self) -> ServiceCatalog:
+        """The service definitions and the calendar in force (reloaded when their files change)."""
+        ...

@@ -11,6 +11,7 @@ import re
 
 from domain import applications as apps
 from handlers.messages import Button, Reply
+from handlers.notices.applications import due_text, service_label, stage_name
 from handlers.base import Context, Handler, menu_buttons
 from domain.catalogue import FILE_KINDS, Material, Service
 from storage.models import Application, Attachment
@@ -74,7 +75,7 @@ class ApplicationHandler(Handler):
             draft = apps.open_draft(ctx.session, ctx.customer)
             return self.review(ctx, draft) if draft else self.choose(ctx)
         if action == "svc":
-            service = apps.catalog(ctx.services).get(arg)
+            service = ctx.services.catalogue.get(arg)
             return self.begin(ctx, service) if service else self.choose(ctx, again=True)
         if action in ("skip", "back"):
             return self.step(ctx, action)
@@ -106,7 +107,7 @@ class ApplicationHandler(Handler):
         intent = apply_intent(ctx.text)
         if intent is None:
             return None
-        service = match_service(ctx.text, apps.catalog(ctx.services).services())
+        service = match_service(ctx.text, ctx.services.catalogue.services())
         if service is not None:
             draft = apps.open_draft(ctx.session, ctx.customer)
             if draft is not None and draft.service_id == service.id:
@@ -116,7 +117,7 @@ class ApplicationHandler(Handler):
 
     def on_state(self, ctx: Context) -> list[Reply] | None:
         if ctx.state == CHOOSE:
-            service = match_service(ctx.text, apps.catalog(ctx.services).services()) if ctx.text else None
+            service = match_service(ctx.text, ctx.services.catalogue.services()) if ctx.text else None
             return self.begin(ctx, service) if service else None
         if ctx.state in (COLLECT, FIX):
             low = ctx.text.lower().strip()
@@ -134,13 +135,13 @@ class ApplicationHandler(Handler):
     def start(self, ctx: Context) -> list[Reply]:
         draft = apps.open_draft(ctx.session, ctx.customer)
         if draft is not None:
-            return [Reply(ctx.t("application.draft_found", service=apps.service_label(draft, ctx.lang)),
+            return [Reply(ctx.t("application.draft_found", service=service_label(draft, ctx.lang)),
                           [Button(ctx.t("application.button.resume"), "application:resume"),
                            Button(ctx.t("application.button.new"), "application:new")])]
         return self.choose(ctx)
 
     def choose(self, ctx: Context, again: bool = False) -> list[Reply]:
-        services = apps.catalog(ctx.services).services()
+        services = ctx.services.catalogue.services()
         if not services:
             ctx.clear_state()
             return [Reply(ctx.t("application.none_available"), menu_buttons(ctx.lang))]
@@ -173,7 +174,7 @@ class ApplicationHandler(Handler):
         app = ctx.session.get(Application, data.get("app"), with_for_update=True if ctx.state == FIX else None)
         if app is None or app.stage != ("correction_requested" if ctx.state == FIX else "draft"):
             return None  # submitted, withdrawn or deleted meanwhile: this step is over
-        service = apps.catalog(ctx.services).get(app.service_id)
+        service = ctx.services.catalogue.get(app.service_id)
         queue, pos = data.get("queue", []), data.get("pos", 0)
         if service is None or not 0 <= pos < len(queue) or service.material(queue[pos]) is None:
             return None
@@ -281,10 +282,10 @@ class ApplicationHandler(Handler):
 
     def review(self, ctx: Context, app: Application) -> list[Reply]:
         """Everything missing or wrong in ONE message and a walk through those items; else the summary."""
-        service = apps.catalog(ctx.services).get(app.service_id)
+        service = ctx.services.catalogue.get(app.service_id)
         if service is None:
             ctx.clear_state()
-            return [Reply(ctx.t("application.service_gone", service=apps.service_label(app, ctx.lang)),
+            return [Reply(ctx.t("application.service_gone", service=service_label(app, ctx.lang)),
                           menu_buttons(ctx.lang))]
         found = apps.problems(ctx.session, app, service)
         if found:
@@ -322,7 +323,7 @@ class ApplicationHandler(Handler):
         if app is None or app.stage != "draft":
             ctx.clear_state()
             return [Reply(ctx.t("application.expired"), menu_buttons(ctx.lang))]
-        service = apps.catalog(ctx.services).get(app.service_id)
+        service = ctx.services.catalogue.get(app.service_id)
         if service is None or apps.problems(ctx.session, app, service):
             return self.review(ctx, app)
         app.language = ctx.lang
@@ -330,7 +331,7 @@ class ApplicationHandler(Handler):
         ctx.clear_state()
         text = ctx.t("application.submitted", reference=app.reference, code=code,
                      secondary=ctx.t("application.submitted.secondary") if app.needs_secondary_review else "",
-                     time_limit=service.text("time_limit_text", ctx.lang), due=apps.due_text(app, ctx.lang))
+                     time_limit=service.text("time_limit_text", ctx.lang), due=due_text(app, ctx.lang))
         return [Reply(text, [Button(ctx.t("application.button.details"), f"progress:show:{app.reference}")]
                       + menu_buttons(ctx.lang)[:1])]
 
@@ -338,7 +339,7 @@ class ApplicationHandler(Handler):
         if ctx.state != CONFIRM:
             return [Reply(ctx.t("application.expired"), menu_buttons(ctx.lang))]
         app = ctx.session.get(Application, ctx.state_data.get("app"))
-        service = apps.catalog(ctx.services).get(app.service_id) if app else None
+        service = ctx.services.catalogue.get(app.service_id) if app else None
         if app is None or service is None:
             ctx.clear_state()
             return [Reply(ctx.t("application.expired"), menu_buttons(ctx.lang))]
@@ -371,7 +372,7 @@ class ApplicationHandler(Handler):
             return [Reply(ctx.t("application.not_found"), menu_buttons(ctx.lang))]
         if app.stage != "correction_requested":
             return [Reply(ctx.t("application.fix.not_needed", reference=app.reference,
-                                stage=apps.stage_name(app.stage, ctx.lang)))]
+                                stage=stage_name(app.stage, ctx.lang)))]
         return None
 
     def start_fix(self, ctx: Context, app_id: str) -> list[Reply]:
@@ -379,9 +380,9 @@ class ApplicationHandler(Handler):
         refusal = self._not_correctable(ctx, app)
         if refusal:
             return refusal
-        service = apps.catalog(ctx.services).get(app.service_id)
+        service = ctx.services.catalogue.get(app.service_id)
         if service is None:
-            return [Reply(ctx.t("application.service_gone", service=apps.service_label(app, ctx.lang)),
+            return [Reply(ctx.t("application.service_gone", service=service_label(app, ctx.lang)),
                           menu_buttons(ctx.lang))]
         named = [c["material"] for c in app.correction_items if service.material(c["material"])]
         ctx.set_state(FIX, {"app": app.id, "queue": named, "pos": 0})
@@ -411,12 +412,12 @@ class ApplicationHandler(Handler):
         refusal = self._not_correctable(ctx, app)
         if refusal:
             return refusal
-        service = apps.catalog(ctx.services).get(app.service_id)
+        service = ctx.services.catalogue.get(app.service_id)
         try:
             apps.resubmit(ctx.session, ctx.services, app, service)
         except apps.InvalidRequest:
             return self.start_fix(ctx, app_id)
-        return [Reply(ctx.t("application.fix.done", reference=app.reference, due=apps.due_text(app, ctx.lang)),
+        return [Reply(ctx.t("application.fix.done", reference=app.reference, due=due_text(app, ctx.lang)),
                       [Button(ctx.t("application.button.details"), f"progress:show:{app.reference}")])]
 
     # -- withdrawing --------------------------------------------------------------------------------
@@ -425,11 +426,11 @@ class ApplicationHandler(Handler):
         app = self._own(ctx, app_id)
         if app is None:
             return [Reply(ctx.t("application.not_found"), menu_buttons(ctx.lang))]
-        if "withdrawn" not in apps.NEXT.get(app.stage, frozenset()):
+        if not apps.customer_may_withdraw(app):
             return [Reply(ctx.t("application.withdraw.not_allowed", reference=app.reference,
-                                stage=apps.stage_name(app.stage, ctx.lang)))]
+                                stage=stage_name(app.stage, ctx.lang)))]
         return [Reply(ctx.t("application.withdraw.confirm", reference=app.reference,
-                            service=apps.service_label(app, ctx.lang)),
+                            service=service_label(app, ctx.lang)),
                       [Button(ctx.t("application.button.withdraw_yes"), f"application:withdraw_yes:{app.id}"),
                        Button(ctx.t("application.button.keep"), f"progress:show:{app.reference}")])]
 
@@ -439,11 +440,11 @@ class ApplicationHandler(Handler):
             return [Reply(ctx.t("application.not_found"), menu_buttons(ctx.lang))]
         try:
             apps.transition(ctx.session, ctx.services, app, "withdrawn",
-                            apps.Actor("customer", f"customer:{ctx.customer.id}"), tell_chat=False)
-        except apps.ApplicationError:
+                            apps.Actor("customer", f"customer:{ctx.customer.id}"))
+        except apps.DomainError:
             return [Reply(ctx.t("application.withdraw.not_allowed", reference=app.reference,
-                                stage=apps.stage_name(app.stage, ctx.lang)))]
+                                stage=stage_name(app.stage, ctx.lang)))]
         if ctx.state in (FIX,) and ctx.state_data.get("app") == app.id:
             ctx.clear_state()
         return [Reply(ctx.t("application.notify.withdrawn", reference=app.reference,
-                            service=apps.service_label(app, ctx.lang)), menu_buttons(ctx.lang))]
+                            service=service_label(app, ctx.lang)), menu_buttons(ctx.lang))]

@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from domain import applications as apps
+from handlers.i18n import t
 from handlers.messages import Button, Reply
+from handlers.notices.applications import due_text, service_label, stage_name
 from handlers.base import Context, Handler, menu_buttons
+from storage.outbox import enqueue
 from storage.models import Application, ApplicationExtension, ApplicationTransition, KeyValue, utcnow
 
 VERIFY = "progress:verify"
@@ -61,7 +64,7 @@ class ProgressHandler(Handler):
     def _when(self, ctx: Context, moment: datetime | None) -> str:
         if moment is None:
             return "-"
-        zone = ZoneInfo(apps.catalog(ctx.services).calendar.timezone)
+        zone = ZoneInfo(ctx.services.catalogue.calendar.timezone)
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     def _overdue(self, ctx: Context, app: Application) -> str:
@@ -72,9 +75,9 @@ class ProgressHandler(Handler):
         mine = apps.customer_applications(ctx.session, ctx.customer)
         if not mine:
             return [Reply(ctx.t("progress.none"), [Button(ctx.t("menu.button.apply"), "application:start")])]
-        lines = [ctx.t("progress.line", reference=a.reference, service=apps.service_label(a, ctx.lang),
-                       stage=apps.stage_name(a.stage, ctx.lang), changed=self._when(ctx, a.stage_changed_at),
-                       due=apps.due_text(a, ctx.lang), overdue=self._overdue(ctx, a)) for a in mine[:20]]
+        lines = [ctx.t("progress.line", reference=a.reference, service=service_label(a, ctx.lang),
+                       stage=stage_name(a.stage, ctx.lang), changed=self._when(ctx, a.stage_changed_at),
+                       due=due_text(a, ctx.lang), overdue=self._overdue(ctx, a)) for a in mine[:20]]
         buttons = [Button(a.reference or "", f"progress:show:{a.reference}") for a in mine[:8]]
         return [Reply(ctx.t("progress.list", items="\n".join(lines)), buttons)]
 
@@ -94,19 +97,19 @@ class ProgressHandler(Handler):
                 ApplicationTransition.application_id == app.id).order_by(ApplicationTransition.id)):
             comment = f" — {row.comment}" if row.comment else ""
             events.append((row.created_at, ctx.t("progress.history_line", when=self._when(ctx, row.created_at),
-                                                 stage=apps.stage_name(row.to_stage, lang), comment=comment)))
+                                                 stage=stage_name(row.to_stage, lang), comment=comment)))
         for ext in ctx.session.scalars(select(ApplicationExtension).where(
                 ApplicationExtension.application_id == app.id)):
             events.append((ext.created_at, ctx.t("progress.detail.extension", when=self._when(ctx, ext.created_at),
                                                  days=ext.days, reason=ext.reason)))
         events.sort(key=lambda e: e[0])
-        text = ctx.t("progress.detail", reference=app.reference, service=apps.service_label(app, lang),
-                     stage=apps.stage_name(app.stage, lang), submitted=self._when(ctx, app.submitted_at),
-                     due=apps.due_text(app, lang), overdue=self._overdue(ctx, app),
+        text = ctx.t("progress.detail", reference=app.reference, service=service_label(app, lang),
+                     stage=stage_name(app.stage, lang), submitted=self._when(ctx, app.submitted_at),
+                     due=due_text(app, lang), overdue=self._overdue(ctx, app),
                      history="\n".join(line for _, line in events))
         buttons: list[Button] = []
         if app.stage == "correction_requested":
-            service = apps.catalog(ctx.services).get(app.service_id)
+            service = ctx.services.catalogue.get(app.service_id)
             items = []
             for entry in app.correction_items:
                 material = service.material(entry["material"]) if service else None
@@ -118,7 +121,7 @@ class ProgressHandler(Handler):
             text += ctx.t("progress.detail.rejected", reason=app.decision_reason or "-", remedy=app.remedy or "-")
         elif app.stage == "completed":
             text += ctx.t("progress.detail.completed", follow_up=app.follow_up or "-")
-        if "withdrawn" in apps.NEXT.get(app.stage, frozenset()):
+        if apps.customer_may_withdraw(app):
             buttons.append(Button(ctx.t("application.button.withdraw"), f"application:withdraw:{app.id}"))
         buttons.append(Button(ctx.t("menu.button.progress"), "progress:list"))
         return Reply(text, buttons)
@@ -130,7 +133,12 @@ class ProgressHandler(Handler):
         reference = reference.strip().upper()
         if apps.owned_by(ctx.session, ctx.customer, reference) is not None:
             return self.show(ctx, reference)
-        apps.send_link_code(ctx.session, ctx.services, ctx.customer, reference)
+        link = apps.issue_code_to_owner(ctx.session, ctx.customer, reference)
+        if link is not None:
+            lang = link.conversation.language or link.application.language
+            enqueue(ctx.session, link.conversation, [Reply(t(
+                "progress.link_code", lang, reference=link.application.reference, code=link.code,
+                minutes=link.minutes))])
         ctx.set_state(VERIFY, {"reference": reference})
         return [Reply(ctx.t("progress.code_sent", reference=reference))]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
 from domain.settings import DeskSettings
 from storage.attachments import AttachmentStore
@@ -20,6 +21,8 @@ class Services:
     attachments: AttachmentStore
     #: Domain events and their listeners (handlers/notices): built once by the wiring.
     events: EventBus
+    #: The service definitions and calendar (BOT_KNOWLEDGE_DIR/services), reloaded when a file changes.
+    catalogue: ServiceCatalog
     #: The FAQ retriever, or None when the knowledge package is not wired (unit tests).
     knowledge: "KnowledgeRuntime | None" = None
     #: Called after a transaction queued replies, so the outbox sender drains at once.

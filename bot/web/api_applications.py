@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain import applications as apps
+from domain.customers import mask
 from bot.auth import DB_SESSION, Principal, require_role
 from domain.staff import has_role
 from handlers.services import Services
@@ -131,7 +132,7 @@ def _sees_pii(principal: Principal) -> bool:
 
 def _value(service: Service | None, material_id: str, value: str | None, reveal: bool) -> str | None:
     material = service.material(material_id) if service else None
-    return value if reveal or material is None else apps.mask(value, material.mask)
+    return value if reveal or material is None else mask(value, material.mask)
 
 
 def applicant(session: Session, service: Service | None, app: Application, reveal: bool) -> dict[str, str]:
@@ -142,12 +143,12 @@ def applicant(session: Session, service: Service | None, app: Application, revea
     for mid, item in apps.items_of(session, app).items():
         material = service.material(mid)
         if material is not None and material.mask != "none" and item.value:
-            out[mid] = item.value if reveal else apps.mask(item.value, material.mask) or ""
+            out[mid] = item.value if reveal else mask(item.value, material.mask) or ""
     return out
 
 
 def summary(session: Session, services: Services, app: Application, reveal: bool) -> dict[str, Any]:
-    service = apps.catalog(services).get(app.service_id)
+    service = services.catalogue.get(app.service_id)
     customer = session.get(Customer, app.customer_id)
     return {
         "reference": app.reference, "service": app.service_id, "service_name": app.service_name,
@@ -175,7 +176,7 @@ def _item(session: Session, service: Service | None, app: Application, item: App
 
 
 def detail(session: Session, services: Services, app: Application, reveal: bool) -> dict[str, Any]:
-    service = apps.catalog(services).get(app.service_id)
+    service = services.catalogue.get(app.service_id)
     customer = session.get(Customer, app.customer_id)
     rows = list(session.scalars(select(ApplicationItem).where(
         ApplicationItem.application_id == app.id, ApplicationItem.status.in_(("current", "pending")))

@@ -36,7 +36,7 @@ def test_due_date_ends_at_local_midnight():
 def test_shipped_calendar_is_used_for_submissions(runtime):
     chat = Chat(runtime)
     submit_account_opening(chat)
-    calendar = apps.catalog(runtime.services).calendar
+    calendar = runtime.services.catalogue.calendar
     assert date(2026, 10, 1) in calendar.holidays
     with runtime.services.db.session() as s:
         app = s.scalars(select(Application)).one()
@@ -56,7 +56,7 @@ def test_extension_is_told_and_overdue_is_flagged(runtime, api, tokens):
                         json={"days": 2, "reason": "需要向发证机关核实证件信息"})
     assert response.status_code == 200
     after = response.json()["due_date"]
-    calendar = apps.catalog(runtime.services).calendar
+    calendar = runtime.services.catalogue.calendar
     assert after == apps.add_working_days(date.fromisoformat(before), 2, calendar).isoformat()
     notice = chat.outbox_texts()[-1]
     assert "延长 2 个工作日" in notice and "需要向发证机关核实证件信息" in notice and after in notice

@@ -35,7 +35,7 @@ def _actor(user: StaffUser) -> apps.Actor:
 
 def _local_time(services: Services):  # type: ignore[no-untyped-def]
     """Times in the service desk's time zone (the calendar's), as staff read them."""
-    zone = ZoneInfo(apps.catalog(services).calendar.timezone)
+    zone = ZoneInfo(services.catalogue.calendar.timezone)
     return lambda moment, fmt="%Y-%m-%d %H:%M": moment.astimezone(zone).strftime(fmt) if moment else "-"
 
 
@@ -55,7 +55,7 @@ def application_list(request: Request, stage: str = "", service: str = "", overd
     return render(request, "console/applications.html", {
         "local": _local_time(services),
         "rows": [summary(session, services, a, reveal=False) for a in rows], "total": total,
-        "stages": apps.STAGES[1:], "services": apps.catalog(services).services(),
+        "stages": apps.STAGES[1:], "services": services.catalogue.services(),
         "filters": {"stage": stage, "service": service, "overdue": bool(overdue)},
     })
 
@@ -64,7 +64,7 @@ def _detail_page(request: Request, session: Session, user: StaffUser, app: Appli
                  status_code: int = 200) -> HTMLResponse:
     services = request.app.state.services
     case = detail(session, services, app, reveal=has_role(user.role, "reviewer"))
-    service = apps.catalog(services).get(app.service_id)
+    service = services.catalogue.get(app.service_id)
     return render(request, "console/application_detail.html", {
         "case": case, "app": app, "service": service, "error": error, "local": _local_time(services),
         "can_act": has_role(user.role, "reviewer"), "accesses": file_accesses(session, app),
@@ -83,7 +83,7 @@ def _act(request: Request, session: Session, user: StaffUser, app: Application, 
     savepoint = session.begin_nested()
     try:
         call()
-    except apps.ApplicationError as exc:
+    except apps.DomainError as exc:
         savepoint.rollback()
         status = 409 if isinstance(exc, apps.IllegalTransition) else 422
         return _detail_page(request, session, user, _find(session, reference), str(exc), status)

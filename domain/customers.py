@@ -1,0 +1,95 @@
+"""Customers and their identities: one person may write from several channels (Telegram, WeCom,
+the web chat); each is a ``Customer`` row, and linked rows share one person id (the oldest).
+
+Here: which identities are one person, linking two of them, the one-time codes that prove a
+new identity belongs to the person, the chat a person used last, and the one masking rule for
+personal data shown to staff.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Conversation, Customer
+from storage.repositories import KeyValueStore, person_customer_ids
+
+#: How long a one-time link code stays valid; one code per subject in that time.
+LINK_CODE_TTL = timedelta(minutes=10)
+
+
+def customer_ids_of_person(session: Session, customer: Customer) -> list[int]:
+    """The ids of every identity of ``customer``'s person, itself included."""
+    return list(session.scalars(person_customer_ids(customer)))
+
+
+def latest_conversation(session: Session, customer: Customer) -> Conversation | None:
+    """The chat the person used last, over all their linked identities."""
+    return session.scalars(
+        select(Conversation).where(Conversation.customer_id.in_(person_customer_ids(customer)))
+        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+    ).first()
+
+
+def link_identities(session: Session, a: Customer, b: Customer) -> int:
+    """Make two identities one person: every identity of either now shares the older person id."""
+    root, other = sorted({a.person, b.person})[0], sorted({a.person, b.person})[-1]
+    if root == other:
+        return root
+    for customer in session.scalars(select(Customer).where(
+            (Customer.id == other) | (Customer.person_id == other))):
+        customer.person_id = root
+    root_customer = session.get(Customer, root)
+    if root_customer is not None:
+        root_customer.person_id = None
+    session.flush()
+    return root
+
+
+def six_digit_code() -> str:
+    """A random code a person can type: check codes and one-time link codes."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def issue_link_code(session: Session, subject: str, for_person: int, digest: Callable[[str], str]) -> str | None:
+    """A fresh one-time code proving ``for_person`` may see ``subject`` (kept as ``digest(code)``
+    for LINK_CODE_TTL); None while an earlier code for the subject is still live, so nobody can
+    flood the owner's chat."""
+    store = KeyValueStore(session)
+    key = _link_code_key(subject)
+    if store.get(key) is not None:
+        return None
+    code = six_digit_code()
+    store.put(key, {"hash": digest(code), "person": for_person}, ttl=LINK_CODE_TTL)
+    return code
+
+
+def redeem_link_code(session: Session, subject: str, person: int, digest: str) -> bool:
+    """True (and the code is used up) if ``digest`` is the live code issued for ``person``."""
+    store = KeyValueStore(session)
+    key = _link_code_key(subject)
+    value = store.get(key)
+    if value is None or value.get("person") != person:
+        return False
+    if not secrets.compare_digest(str(value.get("hash", "")), digest):
+        return False
+    store.remove(key)
+    return True
+
+
+def _link_code_key(subject: str) -> str:
+    return f"link_code:{subject}"
+
+
+def mask(value: str | None, how: str) -> str | None:
+    """ID numbers keep 3 + 4 characters, phone numbers 3 + 4 digits; other values are shown."""
+    if value is None or how == "none":
+        return value
+    if how == "id":
+        return value[:3] + "*" * max(len(value) - 7, 3) + value[-4:] if len(value) > 7 else "*" * len(value)
+    if how == "phone":
+        return value[:3] + "****" + value[-4:] if len(value) > 7 else "*" * len(value)
+    return value
