@@ -18,7 +18,8 @@ from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
 from handlers.base import Context, Handler, menu_buttons
 from storage.outbox import enqueue
-from storage.models import Application, ApplicationExtension, ApplicationTransition, KeyValue, utcnow
+from storage.models import Application, ApplicationExtension, ApplicationTransition, utcnow
+from storage.repositories import KeyValueStore
 
 VERIFY = "progress:verify"
 MAX_CODE_TRIES = 5
@@ -143,29 +144,23 @@ class ProgressHandler(Handler):
         return [Reply(ctx.t("progress.code_sent", reference=reference))]
 
     def verify(self, ctx: Context, reference: str, code: str) -> list[Reply]:
+        """Five wrong codes an hour per person, then no more tries until the hour is over."""
+        store = KeyValueStore(ctx.session)
         key = f"progress.verify_fail:{ctx.customer.person}"
-        row = ctx.session.get(KeyValue, key)
-        now = utcnow()
-        if row is not None and row.expires_at is not None and row.expires_at <= now:
-            ctx.session.delete(row)
-            ctx.session.flush()
-            row = None
-        failures = int(row.value.get("count", 0)) if row is not None else 0
+        failed = store.get_locked(key)
+        failures = int(failed.value.get("count", 0)) if failed is not None else 0
         if failures >= MAX_CODE_TRIES:
             ctx.clear_state()
             return [Reply(ctx.t("progress.locked"), menu_buttons(ctx.lang))]
         app = apps.verify_and_link(ctx.session, ctx.customer, reference, code)
         if app is None:
             failures += 1
-            if row is None:
-                row = KeyValue(key=key, value={}, expires_at=now + timedelta(hours=1))
-                ctx.session.add(row)
-            row.value = {"count": failures}
+            store.put(key, {"count": failures},
+                      expires_at=failed.expires_at if failed is not None else utcnow() + timedelta(hours=1))
             if failures >= MAX_CODE_TRIES:
                 ctx.clear_state()
                 return [Reply(ctx.t("progress.locked"), menu_buttons(ctx.lang))]
             return [Reply(ctx.t("progress.bad_code", left=MAX_CODE_TRIES - failures))]
-        if row is not None:
-            ctx.session.delete(row)
+        store.remove(key)
         ctx.clear_state()
         return [Reply(ctx.t("progress.verified")), self.detail(ctx, app)]
