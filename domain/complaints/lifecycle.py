@@ -77,8 +77,8 @@ def transition(
         raise InvalidRequest(f"'{action}' does not take {', '.join(sorted(unknown))}")
     apply = _APPLY.get(action)
     details = apply(session, complaint, actor, fields) if apply else {}
-    target = complaint.status if action == "assign" and complaint.status != "received" else move.target
-    assert target is not None
+    reassigned = action == "assign" and complaint.status != "received"
+    target = complaint.status if reassigned else move.target or complaint.status
     now = utcnow()
     row = ComplaintEvent(complaint_id=complaint.id, action=action, from_status=complaint.status, to_status=target,
                          actor=actor.kind, staff_id=actor.staff_id, comment=(comment or "").strip() or None,
