@@ -12,7 +12,9 @@ from bot.inbox import InboxWorker
 from bot.jobs import JobFunction, JobRunner
 from bot.outbox import OutboxSender
 from domain.catalogue import ServiceCatalog
+from domain.events import EventBus
 from handlers import all_handlers
+from handlers.faq import next_suggestions
 from handlers.notices import build_bus
 from handlers.services import Services
 from storage.attachments import AttachmentStore
@@ -26,34 +28,33 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
     db = Database(settings.effective_database_url)
     if migrate:
         db.upgrade()
-    from handlers.faq import register_extras
     from knowledge.runtime import from_settings
 
     services = Services(
         settings=settings,
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
-        events=build_bus(),
+        events=EventBus(),
         catalogue=ServiceCatalog(settings.knowledge_dir / "services", settings.max_upload_bytes / (1024 * 1024)),
         knowledge=from_settings(settings),
+        faq_suggestions=next_suggestions,
     )
-    register_extras(services)
+    services.events = build_bus(services)
     return services
 
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
-    from domain import complaints, handoff
+    from domain import complaints, handoff, ratings
     from domain.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
     from bot.channels.wecom.transfer import TRANSFER_JOB, run_kf_transfer
     from bot.email import send_email_job
     from handlers.notices.delivery import EMAIL_JOB
-    from handlers import feedback
 
     return {
         EMAIL_JOB: send_email_job,
         complaints.JOB_DEADLINE: complaints.run_deadline,
-        feedback.JOB_REMINDER: feedback.run_reminder,
+        ratings.JOB_REMINDER: ratings.run_reminder,
         DEADLINE_JOB: deadline_job,
         DRAFT_EXPIRY_JOB: draft_expiry_job,
         handoff.IDLE_JOB: handoff.run_idle,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from domain import complaints
+from sqlalchemy.orm import Session
+
+from domain import applications, complaints
+from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import request_handoff
-from storage.models import Complaint, ComplaintEvent
+from storage.models import Complaint, ComplaintEvent, Customer
 
 #: "I want to complain" said outright: starts a complaint whatever follows.
 _WANT = re.compile(
@@ -47,6 +50,19 @@ def _mask(value: str) -> str:
         name, _, domain = value.partition("@")
         return f"{name[:1]}***@{domain}"
     return f"{value[:3]}****{value[-2:]}" if len(value) > 6 else "****"
+
+
+def follow_up_buttons(lang: str, ticket: str) -> list[Button]:
+    """The follow-up visit's "satisfied?" answers (handled by ``ComplaintHandler``)."""
+    return [Button(t("complaint.button.satisfied", lang), f"complaint:satisfied:{ticket}:yes"),
+            Button(t("complaint.button.not_satisfied", lang), f"complaint:satisfied:{ticket}:no")]
+
+
+def own_applications(session: Session, customer: Customer) -> list[tuple[int, str]]:
+    """The person's own submitted applications as (id, label), newest first, for "which
+    application is it about"."""
+    return [(app.id, app.reference or str(app.id))
+            for app in applications.customer_applications(session, customer)[:10]]
 
 
 class ComplaintHandler(Handler):
@@ -180,7 +196,7 @@ class ComplaintHandler(Handler):
 
     def _ask_application(self, ctx: Context, data: dict[str, Any]) -> list[Reply]:
         ctx.set_state("complaint:application", data)
-        own = complaints.customer_applications(ctx.session, ctx.customer)
+        own = own_applications(ctx.session, ctx.customer)
         buttons = [Button(label, f"complaint:app:{app_id}") for app_id, label in own]
         buttons.append(Button(ctx.t("complaint.button.no_application"), "complaint:app:none"))
         key = "complaint.ask.application_pick" if own else "complaint.ask.application_ref"
@@ -191,7 +207,7 @@ class ComplaintHandler(Handler):
         data.pop("application_ref", None)
         data.pop("application_id", None)
         if choice != "none":
-            own = dict(complaints.customer_applications(ctx.session, ctx.customer))
+            own = dict(own_applications(ctx.session, ctx.customer))
             if not choice.isdigit() or int(choice) not in own:
                 return self._ask_application(ctx, data)
             data["application_id"] = int(choice)
@@ -251,7 +267,7 @@ class ComplaintHandler(Handler):
     def _submit(self, ctx: Context) -> list[Reply]:
         data = ctx.state_data
         complaint = complaints.create(
-            ctx.session, ctx.services.settings, ctx.conversation,
+            ctx.session, ctx.services, ctx.conversation,
             category=data["category"],
             description=data["description"],
             attachment_ids=data.get("files", []),
@@ -290,10 +306,7 @@ class ComplaintHandler(Handler):
         if complaint is None:
             return [Reply(ctx.t("complaint.not_found"), [Button(ctx.t("complaint.button.my_complaints"),
                                                                 "complaint:list")])]
-        buttons = []
-        if complaint.status == "follow_up":
-            buttons = [Button(ctx.t("complaint.button.satisfied"), f"complaint:satisfied:{complaint.ticket}:yes"),
-                       Button(ctx.t("complaint.button.not_satisfied"), f"complaint:satisfied:{complaint.ticket}:no")]
+        buttons = follow_up_buttons(ctx.lang, complaint.ticket) if complaint.status == "follow_up" else []
         return [Reply(self._status_text(ctx, complaint), buttons)]
 
     def _list(self, ctx: Context) -> list[Reply]:

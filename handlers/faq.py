@@ -4,22 +4,17 @@ Every question is stored with its hits, scores and decision. Answer: the
 entry's text with its follow-up buttons. Unsure between a few entries: "did
 you mean" buttons; "none of these" hands the question to a person. Nothing
 fits: the question is recorded for staff (the same question failing twice
-hands off), and `answer_recorded` later sends the staff answer to the
-customer who asked.
+hands off), and `domain.questions.answer_recorded` later sends the staff answer
+to the customer who asked.
 """
 from __future__ import annotations
 
-import re
-
-from sqlalchemy.orm import Session
-
-from handlers.i18n import detect_language, t
+from handlers.i18n import detect_language
 from handlers.messages import Button, Reply
-from storage.outbox import enqueue
 from handlers.base import Context, Handler
-from handlers.feedback import SUGGESTIONS_EXTRA, faq_feedback_buttons
+from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
-from storage.models import Conversation, KnowledgeQuestion, utcnow
+from storage.models import KnowledgeQuestion
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
 MAX_PAYLOAD = 64
@@ -121,61 +116,3 @@ def next_suggestions(ctx: Context, entry_id: str, question_id: int | None) -> li
         if e is not None and e.id != entry_id and len(buttons) < 3:
             buttons += _button(question_label(e, ctx.lang), f"faq:entry:{e.id}")
     return buttons
-
-
-def register_extras(services) -> None:
-    """What other features call through `services.extras`."""
-    services.extras[SUGGESTIONS_EXTRA] = next_suggestions
-
-
-def unanswered(session: Session, limit: int = 100) -> list[KnowledgeQuestion]:
-    """The recorded questions still waiting for a staff answer, oldest first."""
-    from sqlalchemy import select
-
-    stmt = (select(KnowledgeQuestion).where(KnowledgeQuestion.status == "open")
-            .order_by(KnowledgeQuestion.created_at, KnowledgeQuestion.id).limit(limit))
-    return list(session.scalars(stmt))
-
-
-def answer_recorded(session: Session, question_id: int, answer: str, staff_id: int | None = None,
-                    entry_id: str | None = None) -> KnowledgeQuestion:
-    """Staff answer a recorded question: store the answer and send it to the customer who asked.
-
-    `entry_id` names the knowledge entry that would have been right, for learning.
-    """
-    q = session.get(KnowledgeQuestion, question_id)
-    if q is None:
-        raise LookupError(f"no recorded question {question_id}")
-    if q.status == "answered":
-        raise ValueError(f"question {question_id} was already answered")
-    if not answer.strip():
-        raise ValueError("the answer is empty")
-    q.staff_answer = answer.strip()
-    q.answered_by = staff_id
-    q.answered_at = utcnow()
-    q.status = "answered"
-    if entry_id:
-        q.chosen_entry_id = entry_id
-    conv = session.get(Conversation, q.conversation_id) if q.conversation_id else None
-    if conv is not None:
-        lang = q.lang or conv.language or "zh"
-        enqueue(session, conv, [Reply(t("faq.staff_answer", lang, question=q.text, answer=q.staff_answer))],
-                sender="staff", staff_id=staff_id)
-    return q
-
-
-def answer_open_questions(session: Session, texts: list[str], answer: str, staff_id: int | None = None,
-                          entry_id: str | None = None) -> list[KnowledgeQuestion]:
-    """A new entry answers recorded questions worded like its question or alternates: each
-    customer who asked one is sent the answer (the console calls this when it saves an entry)."""
-    from knowledge.normalize import normalize
-
-    def key(text: str) -> str:  # wording, not punctuation or spacing
-        return re.sub(r"[^\w]+", "", normalize(text))
-
-    wanted = {key(t) for t in texts if t and t.strip()}
-    answered = []
-    for q in unanswered(session, limit=10_000):
-        if key(q.text) in wanted:
-            answered.append(answer_recorded(session, q.id, answer, staff_id, entry_id))
-    return answered

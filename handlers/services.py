@@ -11,6 +11,7 @@ from storage.attachments import AttachmentStore
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from handlers.messages import Button
     from knowledge import KnowledgeRuntime
 
 
@@ -25,6 +26,9 @@ class Services:
     catalogue: ServiceCatalog
     #: The FAQ retriever, or None when the knowledge package is not wired (unit tests).
     knowledge: "KnowledgeRuntime | None" = None
+    #: After "not helpful": the FAQ's next suggestions ``(ctx, entry_id, question_log_id) -> buttons``
+    #: (buttons the FAQ handles itself; ``ctx`` is the handler Context); None offers none.
+    faq_suggestions: "Callable[[Any, str, int | None], list[Button]] | None" = None
     #: Called after a transaction queued replies, so the outbox sender drains at once.
     wake_outbox: Callable[[], None] = lambda: None
     #: Called after a polling channel recorded deliveries, so the inbox worker handles them at once.

@@ -16,9 +16,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import complaints
+from domain import complaints, ratings
 from bot.auth import DB_SESSION, Principal, require_role
-from handlers import feedback
 from storage.models import Complaint, ComplaintEvent, Rating, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])
@@ -92,10 +91,10 @@ def _apply(request: Request, session: Session, principal: Principal, ticket: str
     complaint = _load(session, ticket)
     try:
         complaints.transition(session, request.app.state.services, complaint, action,
-                              complaints.Actor("staff", principal.staff_id), comment, **fields)
+                              complaints.Actor("staff", principal.name, principal.staff_id), comment, **fields)
     except complaints.IllegalTransition as exc:
         raise HTTPException(409, str(exc)) from None
-    except complaints.ComplaintInputError as exc:
+    except complaints.InvalidRequest as exc:
         raise HTTPException(422, str(exc)) from None
     session.flush()
     session.refresh(complaint)
@@ -240,7 +239,7 @@ def rating_stats(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Scores by agent, service, subject and day; answer rate of asked ratings; FAQ votes by entry."""
-    return feedback.stats(session, *_period(since, until))
+    return ratings.stats(session, *_period(since, until))
 
 
 @router.get("/ratings/unhelpful")
@@ -254,4 +253,4 @@ def unhelpful(
     """FAQ entries with many "not helpful" votes (default threshold: BOT_FAQ_UNHELPFUL_MIN_VOTES)."""
     threshold = min_votes or request.app.state.services.settings.faq_unhelpful_min_votes
     start = _period(since, None)[0] if since else None
-    return {"min_votes": threshold, "entries": feedback.unhelpful_entries(session, threshold, start)}
+    return {"min_votes": threshold, "entries": ratings.unhelpful_entries(session, threshold, start)}

@@ -148,7 +148,7 @@ def extend(session: Session, services: DeskServices, app: Application, days: int
     session.add(row)
     set_due(session, app, new, calendar)
     services.events.publish(session, ApplicationExtended(
-        application_id=app.id, reference=app.reference or "", services=services, days=days, reason=row.reason,
+        application_id=app.id, reference=app.reference or "", days=days, reason=row.reason,
         old_due_date=old, new_due_date=new))
     log.info("application %s extended by %d working days", app.reference, days)
     return row
@@ -197,5 +197,5 @@ def _record(session: Session, app: Application, to: str, actor: Actor, comment: 
 def _publish(session: Session, services: DeskServices, kind: type[StageEvent], app: Application,
              row: ApplicationTransition, **extra: Any) -> None:
     services.events.publish(session, kind(
-        application_id=app.id, reference=app.reference or "", services=services, from_stage=row.from_stage,
+        application_id=app.id, reference=app.reference or "", from_stage=row.from_stage,
         to_stage=row.to_stage, actor_kind=row.actor_kind, comment=row.comment or "", **extra))

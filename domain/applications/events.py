@@ -5,25 +5,20 @@ publishes ONE event, of the most specific type that fits: submitted, correction 
 completed, else ``ApplicationStageChanged``. They share the base ``StageEvent``, so a listener
 of ``StageEvent`` hears every move (after the listeners of the specific type). ``name`` is the
 outgoing webhook type.
-
-``services`` is what the change was made with (settings, catalogue), for listeners that need
-it; it is not part of the event's data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
 from domain.events import Event
-from domain.settings import DeskServices
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApplicationEvent(Event):
     application_id: int
     reference: str
-    services: DeskServices = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

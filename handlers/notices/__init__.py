@@ -2,21 +2,23 @@
 rating requests, answers to recorded questions. The domain raises the event; the wording, the
 buttons and their payloads are decided here, in the dialog layer.
 
-``build_bus()`` is called once by the wiring (bot/app.py); each feature module here has a
-``subscribe(bus)`` that names the events it listens to.
+``build_bus(services)`` is called once by the wiring (bot/app.py); each feature module here has
+a ``subscribe(bus, services)`` that names the events it listens to (``services`` gives its
+listeners the settings and notifiers they deliver with).
 """
 from __future__ import annotations
 
 from domain.events import EventBus
-from handlers.notices import applications
+from handlers.notices import applications, complaints, questions, ratings
+from handlers.services import Services
 
-#: Modules with a ``subscribe(bus)``; a feature adds its own here.
-FEATURES: tuple = (applications,)
+#: Modules with a ``subscribe(bus, services)``; a feature adds its own here.
+FEATURES: tuple = (applications, complaints, ratings, questions)
 
 
-def build_bus() -> EventBus:
+def build_bus(services: Services) -> EventBus:
     """The event bus with every notice listener subscribed."""
     bus = EventBus()
     for feature in FEATURES:
-        feature.subscribe(bus)
+        feature.subscribe(bus, services)
     return bus

@@ -5,7 +5,8 @@ After 办结 the customer is also asked once for a 1-5 rating (满意度调查).
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from domain.applications import (
 from domain.catalogue import ServiceCatalog
 from domain.customers import latest_conversation
 from domain.events import EventBus
-from handlers import feedback  # the module: it may still be loading (domain.complaints imports notices)
+from handlers.feedback import send_rating_request
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.notices.delivery import EmailNotifier, notify_customer
@@ -24,11 +25,11 @@ from handlers.services import Services
 from storage.models import Application, Customer
 
 
-def subscribe(bus: EventBus) -> None:
+def subscribe(bus: EventBus, services: Services) -> None:
     for kind in (ApplicationSubmitted, ApplicationStageChanged, ApplicationCorrectionRequested,
                  ApplicationCompleted, ApplicationExtended):
-        bus.subscribe(kind, tell_customer)
-    bus.subscribe(ApplicationCompleted, ask_rating)  # after the completion notice
+        bus.subscribe(kind, partial(tell_customer, services=services))
+    bus.subscribe(ApplicationCompleted, partial(ask_rating, services=services))  # after the completion notice
 
 
 # -- words about an application, shared with the chat handlers -----------------------------------
@@ -50,9 +51,8 @@ def due_text(app: Application, lang: str) -> str:
 
 # -- listeners ------------------------------------------------------------------------------------
 
-def tell_customer(session: Session, event: ApplicationEvent) -> None:
+def tell_customer(session: Session, event: ApplicationEvent, *, services: Services) -> None:
     """Queue the notice in the customer's language on every notifier that reaches them."""
-    services = cast(Services, event.services)  # the wiring hands the domain the handlers' Services
     app = session.get(Application, event.application_id)
     customer = session.get(Customer, app.customer_id) if app is not None else None
     if app is None or customer is None:
@@ -67,13 +67,13 @@ def tell_customer(session: Session, event: ApplicationEvent) -> None:
         EmailNotifier().notify(session, customer, subject, reply)
 
 
-def ask_rating(session: Session, event: ApplicationCompleted) -> None:
+def ask_rating(session: Session, event: ApplicationCompleted, *, services: Services) -> None:
     """满意度调查: after 办结 the customer is asked once for a 1-5 rating of this application."""
     app = session.get(Application, event.application_id)
     customer = session.get(Customer, app.customer_id) if app is not None else None
     conversation = latest_conversation(session, customer) if customer is not None else None
     if app is not None and conversation is not None:
-        feedback.send_rating_request(session, cast(Services, event.services), conversation, "application", app.id,
+        send_rating_request(session, services, conversation, "application", app.id,
                             service=app.service_id)
 
 

@@ -17,7 +17,7 @@ from .test_complaint_chat import file_complaint
 def act(runtime, ticket: str, action: str, by: int | None = None, comment: str | None = None, **fields):
     with runtime.services.db.session() as s:
         complaint = complaints.get_by_ticket(s, ticket)
-        complaints.transition(s, runtime.services, complaint, action, complaints.Actor("staff", by),
+        complaints.transition(s, runtime.services, complaint, action, complaints.Actor("staff", staff_id=by),
                               comment, **fields)
 
 
@@ -107,9 +107,9 @@ def test_illegal_transitions_are_refused_with_a_clear_error(runtime, say, staff)
         act(runtime, ticket, "close")
     act(runtime, ticket, "assign", staff_id=staff["agent1"])
     act(runtime, ticket, "start")
-    with pytest.raises(complaints.ComplaintInputError, match="needs the resolution"):
+    with pytest.raises(complaints.InvalidRequest, match="needs the resolution"):
         act(runtime, ticket, "resolve", resolution="  ")
-    with pytest.raises(complaints.ComplaintInputError, match="not an active staff member"):
+    with pytest.raises(complaints.InvalidRequest, match="not an active staff member"):
         act(runtime, ticket, "assign", staff_id=99999)
     complaint = load(runtime, ticket)
     assert complaint.status == "investigating" and complaint.assigned_to == staff["agent1"]

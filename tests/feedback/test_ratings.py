@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from handlers.messages import Button
+from domain import ratings
 from handlers import feedback
 from storage.models import Conversation, Job, Rating, utcnow
 
@@ -43,7 +44,7 @@ def test_handoff_rating_asked_once_scored_with_comment(runtime, say, staff):
         rating = s.scalars(select(Rating)).one()
         assert (rating.status, rating.score, rating.comment) == ("rated", 5, "客服很耐心，谢谢")
         assert (rating.subject_type, rating.subject_id, rating.staff_id) == ("handoff", "17", staff["agent1"])
-        assert s.scalars(select(Job.status).where(Job.kind == feedback.JOB_REMINDER)).one() == "cancelled"
+        assert s.scalars(select(Job.status).where(Job.kind == ratings.JOB_REMINDER)).one() == "cancelled"
         assert s.scalars(select(Conversation)).one().state is None
 
 
@@ -53,7 +54,7 @@ def test_unanswered_rating_is_reminded_exactly_once(runtime, say):
     ask(runtime, "bob", "application", 42, service="business-licence")
     assert runtime.jobs.run_due() == 0  # the reminder waits a day
     with runtime.services.db.session() as s:
-        s.execute(update(Job).where(Job.kind == feedback.JOB_REMINDER).values(run_at=utcnow() - timedelta(seconds=1)))
+        s.execute(update(Job).where(Job.kind == ratings.JOB_REMINDER).values(run_at=utcnow() - timedelta(seconds=1)))
     mark = last_outbox_id(runtime)
     assert runtime.jobs.run_due() == 1
     (reminder,) = outbox_texts(runtime, "bob", mark)
@@ -62,7 +63,7 @@ def test_unanswered_rating_is_reminded_exactly_once(runtime, say):
     # Even if the job were set again, a rating is reminded once only.
     with runtime.services.db.session() as s:
         rating = s.scalars(select(Rating)).one()
-        s.execute(update(Job).where(Job.kind == feedback.JOB_REMINDER)
+        s.execute(update(Job).where(Job.kind == ratings.JOB_REMINDER)
                   .values(status="pending", run_at=utcnow() - timedelta(seconds=1)))
     mark = last_outbox_id(runtime)
     assert runtime.jobs.run_due() == 1 and outbox_texts(runtime, "bob", mark) == []
@@ -110,15 +111,15 @@ def test_faq_votes_count_against_the_entry_and_not_helpful_offers_more(runtime, 
     assert "handoff:request" in payloads(again)
 
     # With the FAQ feature's suggestions connected, "not helpful" offers them first.
-    runtime.services.extras[feedback.SUGGESTIONS_EXTRA] = lambda ctx, entry, log_id: [Button("费用标准", "faq:show:fees")]
+    runtime.services.faq_suggestions = lambda ctx, entry, log_id: [Button("费用标准", "faq:show:fees")]
     reply = say("u4")(button=feedback.faq_feedback_buttons("zh", "fees:licence")[1].payload)
     assert payloads(reply) == ["faq:show:fees", "handoff:request"] and "是不是" in texts(reply)
 
     with runtime.services.db.session() as s:
-        listed = feedback.unhelpful_entries(s, 3)
+        listed = ratings.unhelpful_entries(s, 3)
         assert [(e["entry_id"], e["not_helpful"], e["helpful"]) for e in listed] == [("fees:licence", 4, 0)]
-        assert feedback.unhelpful_entries(s, 5) == []
-        figures = feedback.stats(s, utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
+        assert ratings.unhelpful_entries(s, 5) == []
+        figures = ratings.stats(s, utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
     assert figures["faq"]["helpful"] == 1 and figures["faq"]["not_helpful"] == 4
     assert figures["faq"]["by_entry"][0] == {"entry_id": "fees:licence", "helpful": 0, "not_helpful": 4}
 
@@ -138,8 +139,8 @@ def test_rating_figures_by_agent_service_subject_and_day(runtime, say, staff):
                 rating_id = s.scalars(select(Rating.id).where(Rating.subject_id == str(subject_id))).one()
             send(button=f"feedback:score:{rating_id}:{score}")
     with runtime.services.db.session() as s:
-        figures = feedback.stats(s, utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
-        before = feedback.stats(s, utcnow() - timedelta(days=3), utcnow() - timedelta(days=2))
+        figures = ratings.stats(s, utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
+        before = ratings.stats(s, utcnow() - timedelta(days=3), utcnow() - timedelta(days=2))
     assert figures["scores"]["count"] == 3 and figures["scores"]["average"] == 4.0
     assert figures["scores"]["distribution"] == {1: 0, 2: 0, 3: 1, 4: 1, 5: 1}
     assert figures["by_agent"] == [{"staff_id": staff["agent1"], "name": "Agent One", "count": 2, "average": 4.0}]

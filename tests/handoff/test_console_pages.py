@@ -305,7 +305,7 @@ def test_dashboard_gathers_ratings_and_complaints_and_the_panel_shows_complaints
     say(app_rt, "人工")
     with app_rt.services.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
-        ticket = complaints.create(s, app_rt.services.settings, conv, category="delay",
+        ticket = complaints.create(s, app_rt.services, conv, category="delay",
                                    description="等了两个小时").ticket
         s.add(Application(reference="A2026-0001", service_id="social-card", service_name={"zh": "社保卡补办"},
                           customer_id=conv.customer_id, conversation_id=conv.id, stage="initial_review",

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.app import Runtime
 from handlers.messages import Incoming
-from handlers.faq import answer_open_questions, answer_recorded, unanswered
+from domain.questions import answer_open_questions, answer_recorded, unanswered
 from storage.models import HandoffSession, KnowledgeQuestion, OutboxItem
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_declined_question_is_recorded_and_the_staff_answer_reaches_the_customer
         listed = [u for source in UNANSWERED_SOURCES for u in source(s, q.created_at - timedelta(days=1))]
         assert [(u.question, u.count) for u in listed] == [("推荐一部好看的电影吧", 1)]
         before = len(s.scalars(select(OutboxItem)).all())
-        answer_recorded(s, q.id, "我们不提供影视推荐，抱歉。", entry_id=None)
+        answer_recorded(s, rt.services.events, q.id, "我们不提供影视推荐，抱歉。", entry_id=None)
     with rt.services.db.session() as s:
         q = s.get(KnowledgeQuestion, q.id)
         assert q.status == "answered" and q.answered_at is not None
@@ -76,7 +76,7 @@ def test_declined_question_is_recorded_and_the_staff_answer_reaches_the_customer
         assert len(items) == before + 1
         assert items[-1].chat_id == "c1" and "我们不提供影视推荐" in items[-1].payload["text"]
         with pytest.raises(ValueError):
-            answer_recorded(s, q.id, "again")
+            answer_recorded(s, rt.services.events, q.id, "again")
 
 
 def test_did_you_mean_pick_is_remembered(rt):
@@ -119,7 +119,7 @@ def test_a_new_entry_answers_the_recorded_questions_worded_like_it(rt):
     say(rt, "今晚吃什么好呢", chat="c")
     with rt.services.db.session() as s:
         assert sorted(q.text for q in unanswered(s)) == sorted(["推荐一部好看的电影吧", "推荐一部好看的电影吧！", "今晚吃什么好呢"])
-        done = answer_open_questions(s, ["推荐一部好看的电影吧", "有什么电影推荐"], "本中心不提供影视推荐。",
+        done = answer_open_questions(s, rt.services.events, ["推荐一部好看的电影吧", "有什么电影推荐"], "本中心不提供影视推荐。",
                                      entry_id="movies")
         assert len(done) == 2 and {q.chosen_entry_id for q in done} == {"movies"}
     with rt.services.db.session() as s:

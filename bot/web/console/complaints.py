@@ -11,12 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import complaints
+from domain import complaints, ratings
 from bot.auth import DB_SESSION
 from domain.staff import has_role
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
-from handlers import feedback
 from storage.models import Complaint, Rating, StaffUser, utcnow
 
 router = APIRouter(prefix="/console")
@@ -51,7 +50,7 @@ def complaint_list(request: Request, status: str | None = None, overdue: bool = 
 
 def _detail(request: Request, session: Session, complaint: Complaint, error: str | None = None,
             status_code: int = 200) -> HTMLResponse:
-    allowed = [a for a, (sources, _target) in complaints.TRANSITIONS.items() if complaint.status in sources]
+    allowed = complaints.LIFECYCLE.allowed(complaint.status, "staff")
     active = list(session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.display_name)))
     return render(request, "console/complaint.html", {
         "c": complaint, "events": complaint.events, "allowed": allowed, "active_staff": active,
@@ -88,10 +87,10 @@ def complaint_action(ticket: str, request: Request, action: str = Form(...), com
     complaint = _load(session, ticket)
     try:
         complaints.transition(session, request.app.state.services, complaint, action,
-                              complaints.Actor("staff", user.id), comment, **fields)
+                              complaints.Actor("staff", user.username, user.id), comment, **fields)
     except complaints.IllegalTransition as exc:
         return _detail(request, session, complaint, str(exc), status_code=409)
-    except complaints.ComplaintInputError as exc:
+    except complaints.InvalidRequest as exc:
         return _detail(request, session, complaint, str(exc), status_code=422)
     return RedirectResponse(f"/console/complaints/{complaint.ticket}", status_code=303)
 
@@ -106,9 +105,9 @@ def ratings_page(request: Request, days: int = 30, user: StaffUser = Depends(req
     threshold = request.app.state.services.settings.faq_unhelpful_min_votes
     return render(request, "console/ratings.html", {
         "days": days,
-        "figures": feedback.stats(session, since, until) if has_role(user.role, "supervisor") else None,
+        "figures": ratings.stats(session, since, until) if has_role(user.role, "supervisor") else None,
         "complaint_figures": complaints.stats(session, since, until) if has_role(user.role, "supervisor") else None,
-        "unhelpful": feedback.unhelpful_entries(session, threshold, since), "threshold": threshold,
+        "unhelpful": ratings.unhelpful_entries(session, threshold, since), "threshold": threshold,
         "comments": list(session.scalars(
             select(Rating).where(Rating.comment.is_not(None), Rating.rated_at >= since)
             .order_by(Rating.rated_at.desc()).limit(50))) if has_role(user.role, "supervisor") else [],

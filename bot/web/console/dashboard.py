@@ -18,12 +18,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from domain import applications, complaints, handoff
+from domain import applications, complaints, handoff, ratings
 from bot.auth import DB_SESSION
 from handlers.i18n import t, table
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
-from handlers import feedback
 from storage.models import StaffUser, utcnow
 
 router = APIRouter(prefix="/console/dashboard")
@@ -34,7 +33,7 @@ StatsFunction = Callable[..., dict[str, Any]]
 #: (name, ``stats(session, since, until)``) of every feature with figures; the FAQ adds its answer
 #: rate. A provider that also takes ``zone`` gets the staff's time zone for day buckets.
 STAT_PROVIDERS: list[tuple[str, StatsFunction]] = [
-    ("handoff", handoff.stats), ("ratings", feedback.stats), ("complaints", complaints.stats),
+    ("handoff", handoff.stats), ("ratings", ratings.stats), ("complaints", complaints.stats),
     ("applications", applications.stats),
 ]
 #: The figures at the top of the page, as (provider, flattened key); those of a missing provider are left out.

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from domain import questions
 
 from domain.staff import has_role
 from bot.web.console.handoff_pages import done, local_time
@@ -58,9 +59,7 @@ def _from_handoffs(session: Session, since: datetime) -> list[Unanswered]:
 
 def _from_faq_log(session: Session, since: datetime) -> list[Unanswered]:
     """Questions the FAQ declined (or "none of these") that still wait for a staff answer."""
-    from handlers.faq import unanswered
-
-    return _grouped(((q.text, q.created_at) for q in unanswered(session, limit=10_000) if q.created_at >= since),
+    return _grouped(((q.text, q.created_at) for q in questions.unanswered(session, limit=10_000) if q.created_at >= since),
                     "faq.source.unanswered")
 
 
@@ -201,7 +200,5 @@ def new_entry(request: Request, id: str = Form(""), question: str = Form(""), al
     except EntryError as exc:
         return render(request, "console/knowledge_new.html", {"loaded": knowledge is not None, "form": form,
                                                               "error": exc.code}, status_code=400)
-    from handlers.faq import answer_open_questions
-
-    answer_open_questions(session, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
+    questions.answer_open_questions(session, request.app.state.services.events, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
     return done(f"/console/knowledge?saved={form['id']}")

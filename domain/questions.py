@@ -1,0 +1,69 @@
+"""Recorded questions: what the FAQ could not answer waits here for a staff answer, and the
+customer who asked is told it later (a ``QuestionAnswered`` event; handlers/notices/questions.py
+words and queues it). The console calls these when staff answer or add an entry."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.events import Event, EventBus
+from knowledge.normalize import normalize
+from storage.models import KnowledgeQuestion, utcnow
+
+
+@dataclass(frozen=True)
+class QuestionAnswered(Event):
+    """Staff answered a recorded question; the customer who asked is to be sent the answer."""
+
+    name: ClassVar[str] = "question.answered"
+    question_id: int
+    conversation_id: int | None
+    staff_id: int | None
+
+
+def unanswered(session: Session, limit: int = 100) -> list[KnowledgeQuestion]:
+    """The recorded questions still waiting for a staff answer, oldest first."""
+    stmt = (select(KnowledgeQuestion).where(KnowledgeQuestion.status == "open")
+            .order_by(KnowledgeQuestion.created_at, KnowledgeQuestion.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def answer_recorded(session: Session, events: EventBus, question_id: int, answer: str, staff_id: int | None = None,
+                    entry_id: str | None = None) -> KnowledgeQuestion:
+    """Staff answer a recorded question: store the answer and publish ``QuestionAnswered``.
+
+    `entry_id` names the knowledge entry that would have been right, for learning.
+    """
+    q = session.get(KnowledgeQuestion, question_id)
+    if q is None:
+        raise LookupError(f"no recorded question {question_id}")
+    if q.status == "answered":
+        raise ValueError(f"question {question_id} was already answered")
+    if not answer.strip():
+        raise ValueError("the answer is empty")
+    q.staff_answer = answer.strip()
+    q.answered_by = staff_id
+    q.answered_at = utcnow()
+    q.status = "answered"
+    if entry_id:
+        q.chosen_entry_id = entry_id
+    events.publish(session, QuestionAnswered(q.id, q.conversation_id, staff_id))
+    return q
+
+
+def _wording(text: str) -> str:
+    """A question's wording, not its punctuation or spacing."""
+    return re.sub(r"[^\w]+", "", normalize(text))
+
+
+def answer_open_questions(session: Session, events: EventBus, texts: list[str], answer: str,
+                          staff_id: int | None = None, entry_id: str | None = None) -> list[KnowledgeQuestion]:
+    """A new entry answers recorded questions worded like its question or alternates: each
+    customer who asked one is sent the answer (the console calls this when it saves an entry)."""
+    wanted = {_wording(text) for text in texts if text and text.strip()}
+    return [answer_recorded(session, events, q.id, answer, staff_id, entry_id)
+            for q in unanswered(session, limit=10_000) if _wording(q.text) in wanted]
