@@ -8,9 +8,10 @@ buttons and their payloads are decided here, in the dialog layer.
 from __future__ import annotations
 
 from domain.events import EventBus
+from handlers.notices import handoff
 
 #: Modules with a ``subscribe(bus)``; a feature adds its own here.
-FEATURES: tuple = ()
+FEATURES: tuple = (handoff,)
 
 
 def build_bus() -> EventBus:
