@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.attachments import AttachmentRejected
-from domain.handoff import customer_wrote
 from handlers.i18n import detect_language
 from handlers.messages import Incoming, Reply
 from storage.outbox import enqueue, wake_chat
 from handlers.services import Services
 from handlers.base import Context, Handler, menu_buttons
+from handlers.handoff import customer_wrote
 from storage.models import Conversation, Customer, InboxItem, Message, utcnow
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,15 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from domain.handoff import QueueInfo, cancel_waiting, enqueue_handoff, open_handoff, queue_info
-from handlers.messages import Button, Reply
+from domain.handoff import QueueInfo, cancel_waiting, enqueue_handoff, open_handoff, queue_info, relay_to_staff
 from handlers.base import Context, Handler, menu_buttons
-from storage.models import KeyValue, Message, utcnow
+from handlers.i18n import t
+from handlers.messages import Button, Reply
+from handlers.services import Services
+from storage.models import Conversation, Message, utcnow
+from storage.repositories import KeyValueStore
 
 # "人工" alone or in a phrase; never inside words like 人工智能.
 _REQUEST_ZH = re.compile(r"^(?:请|我要|我想|帮我)?(?:转|找|接|要)?人工(?:客服|服务|坐席)?(?:吧|呢|啊|谢谢)?$|转人工|人工客服|人工服务|找人工|真人客服|接人工")
@@ -35,6 +39,9 @@ _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 REPEAT_WINDOW = timedelta(hours=1)
 #: Character-bigram overlap from which two questions count as "the same".
 SAME_QUESTION = 0.6
+#: What a waiting customer writes to leave the queue (besides the 取消排队 button).
+CANCEL_WORDS = frozenset({"取消", "取消排队", "不用了", "退出人工", "cancel", "never mind", "nevermind"})
+CANCEL_PAYLOAD = "handoff:cancel"
 
 
 def is_request(text: str) -> bool:
@@ -120,13 +127,13 @@ def request_handoff(ctx: Context, reason: str, question: str | None = None) -> l
                                    question if question is not None else _question(ctx))
     if new:
         ctx.clear_state()
-    info = queue_info(ctx.session, ctx.services, handoff)
+    info = queue_info(ctx.session, ctx.services.settings, handoff)
     replies = []
     if reason == "anger" and new:
         replies.append(Reply(ctx.t("handoff.sorry")))
     if not handoff.after_hours:
         text = ctx.t("handoff.queued", position=info.position, ahead=info.position - 1, minutes=info.wait_minutes)
-        replies.append(Reply(text, [Button(ctx.t("handoff.button.cancel"), "handoff:cancel")]))
+        replies.append(Reply(text, [Button(ctx.t("handoff.button.cancel"), CANCEL_PAYLOAD)]))
         return replies
     if info.next_open is not None:
         text = ctx.t("handoff.after_hours", hours=_hours_text(ctx), when=_when(ctx, info))
@@ -147,21 +154,31 @@ def after_failed_answer(ctx: Context, question: str | None = None) -> list[Reply
     question = (question if question is not None else ctx.text).strip()
     if not question:
         return None
-    key = f"handoff:failed:{ctx.conversation.id}"
-    row = ctx.session.get(KeyValue, key)
+    store, key = KeyValueStore(ctx.session), f"handoff:failed:{ctx.conversation.id}"
     now = utcnow()
-    earlier = [f for f in (row.value.get("failed", []) if row else [])
+    earlier = [f for f in (store.get(key) or {}).get("failed", [])
                if now - datetime.fromisoformat(f["at"]) < REPEAT_WINDOW]
     if any(same_question(question, f["q"]) for f in earlier):
-        if row is not None:
-            ctx.session.delete(row)
+        store.remove(key)
         return request_handoff(ctx, "repeat_failure", question)
     earlier = (earlier + [{"q": question[:500], "at": now.isoformat()}])[-5:]
-    if row is None:
-        ctx.session.add(KeyValue(key=key, value={"failed": earlier}, expires_at=now + REPEAT_WINDOW))
-    else:
-        row.value, row.expires_at = {"failed": earlier}, now + REPEAT_WINDOW
+    store.put(key, {"failed": earlier}, ttl=REPEAT_WINDOW)
     return None
+
+
+def customer_wrote(session: Session, services: Services, conversation: Conversation, text: str,
+                   button: str | None) -> list[Reply] | None:
+    """The engine's hook for a message in human mode: the bot stays silent, staff see it.
+
+    Returns the replies to send (none while the customer waits or a person owns the chat; a
+    confirmation when a waiting customer cancels), or None when no handoff is open after all:
+    the conversation is back with the bot, which then answers the message.
+    """
+    if button == CANCEL_PAYLOAD or text.strip().lower() in CANCEL_WORDS:
+        if cancel_waiting(session, services, conversation):
+            lang = conversation.language or services.settings.default_language
+            return [Reply(t("handoff.cancelled", lang), menu_buttons(lang))]
+    return [] if relay_to_staff(session, services, conversation) else None
 
 
 class HandoffHandler(Handler):
@@ -179,7 +196,7 @@ class HandoffHandler(Handler):
     def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
         if payload == "handoff:request":
             return request_handoff(ctx, "request")
-        if payload == "handoff:cancel":
+        if payload == CANCEL_PAYLOAD:
             # In human mode the engine's hook cancels; here only a recorded question can be withdrawn.
             if cancel_waiting(ctx.session, ctx.services, ctx.conversation):
                 return [Reply(ctx.t("handoff.cancelled"), menu_buttons(ctx.lang))]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
+from domain.handoff.ports import PlatformTransfer
 from domain.settings import DeskSettings
 from storage.attachments import AttachmentStore
 from storage.db import Database
@@ -33,5 +34,7 @@ class Services:
     wake_outbox: Callable[[], None] = lambda: None
     #: Called after a polling channel recorded deliveries, so the inbox worker handles them at once.
     wake_inbox: Callable[[], None] = lambda: None
+    #: Channel name -> its platform's handoff session sync (WeCom kf); none unless a channel sets one.
+    platform_transfers: dict[str, PlatformTransfer] = field(default_factory=dict)
     #: Feature-owned objects (notifiers, catalogues) keyed by feature name.
     extras: dict[str, Any] = field(default_factory=dict)

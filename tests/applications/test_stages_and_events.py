@@ -109,7 +109,7 @@ def test_listener_words_the_notice_with_the_button_that_helps_next(one_runtime):
     catalogue = one_runtime.services.catalogue
     rejected = case("rejected")
     rejected.decision_reason, rejected.remedy = "证件已过期", "换领新证后重新申请"
-    event = apps.ApplicationStageChanged(application_id=7, reference=rejected.reference, services=None,
+    event = apps.ApplicationStageChanged(application_id=7, reference=rejected.reference,
                                          from_stage="approval", to_stage="rejected", actor_kind="staff",
                                          comment="请谅解")
     reply = notices.notice(catalogue, rejected, event, "zh")
@@ -118,19 +118,20 @@ def test_listener_words_the_notice_with_the_button_that_helps_next(one_runtime):
 
     fix = case("correction_requested")
     fix.correction_items = [{"material": "id_card_front", "note": "看不清"}]
-    event = apps.ApplicationCorrectionRequested(application_id=7, reference=fix.reference, services=None,
+    event = apps.ApplicationCorrectionRequested(application_id=7, reference=fix.reference,
                                                 from_stage="received", to_stage="correction_requested",
                                                 actor_kind="staff", materials=("id_card_front",))
     reply = notices.notice(catalogue, fix, event, "zh")
     assert "1. 身份证人像面照片：看不清" in reply.text and payloads([reply]) == ["application:fix:7"]
 
     extended = notices.notice(catalogue, case("received"), apps.ApplicationExtended(
-        application_id=7, reference="KH-20261127-L7CB", services=None, days=3, reason="核实",
+        application_id=7, reference="KH-20261127-L7CB", days=3, reason="核实",
         old_due_date=date(2026, 12, 1), new_due_date=date(2026, 12, 4)), "en")
     assert "2026-12-04" in extended.text and payloads([extended]) == ["progress:show:KH-20261127-L7CB"]
 
 
 def test_the_rating_request_follows_the_completion_notice():
     bus = EventBus()
-    notices.subscribe(bus)
-    assert bus.listeners(apps.ApplicationCompleted) == [notices.tell_customer, notices.ask_rating]
+    notices.subscribe(bus, services=None)  # type: ignore[arg-type]
+    assert [listener.func for listener in bus.listeners(apps.ApplicationCompleted)] == [
+        notices.tell_customer, notices.ask_rating]

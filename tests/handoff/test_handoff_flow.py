@@ -366,7 +366,7 @@ def test_closing_an_unanswered_request_asks_for_no_rating(rt):
 def test_the_platform_session_follows_the_handoff(rt):
     """The call site WeCom kf registers in: every change of status or agent, on its own channel only."""
     seen: list[tuple[str, int | None]] = []
-    rt.services.extras[handoff.PLATFORM_TRANSFERS] = {
+    rt.services.platform_transfers = {
         "web": lambda session, conv, h: seen.append((h.status, h.agent_id))}
     alice, bob = staff(rt, "alice"), staff(rt, "bob")
     say(rt, "人工")
@@ -378,7 +378,7 @@ def test_the_platform_session_follows_the_handoff(rt):
     act(rt, handoff.close, h.id, alice)
     assert seen == [("waiting", None), ("active", alice.id), ("active", bob.id), ("waiting", None),
                     ("active", alice.id), ("closed", alice.id)]
-    rt.services.extras[handoff.PLATFORM_TRANSFERS] = {"wecom": lambda *a: seen.append(("wrong", None))}
+    rt.services.platform_transfers = {"wecom": lambda *a: seen.append(("wrong", None))}
     say(rt, "人工", chat="c2")
     assert len(seen) == 6
 

@@ -11,7 +11,6 @@ from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComK
 from bot.channels.wecom.crypto import CallbackCrypto
 from bot.channels.wecom.transfer import schedule_kf_transfer
 from bot.config import Settings, SettingsError
-from domain.handoff import PLATFORM_TRANSFERS
 from handlers.services import Services
 
 __all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
@@ -56,7 +55,7 @@ def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Ch
         kf = WeComKfChannel(settings, db, WeComApi(corp_id, secret, settings.wecom_base_url, db),
                             settings.wecom_kf_open_kfid)
         services.extras["wecom_kf"] = kf
-        services.extras.setdefault(PLATFORM_TRANSFERS, {})["wecom_kf"] = schedule_kf_transfer
+        services.platform_transfers["wecom_kf"] = schedule_kf_transfer
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from domain import applications, complaints, handoff
 from bot.auth import DB_SESSION
 from domain.staff import has_role
-from domain.handoff import HandoffError
 from handlers.i18n import t
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff, verify_csrf
@@ -239,7 +238,7 @@ def handoff_action(handoff_id: int, action: str, request: Request, text: str = F
     target = f"/console/conversations/{_conversation_of(session, handoff_id)}"
     try:
         actions[action]()
-    except HandoffError as exc:
+    except handoff.HandoffError as exc:
         return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
     return done(target)
 
@@ -252,7 +251,7 @@ def add_note(conversation_id: int, request: Request, text: str = Form(...), user
     target = f"/console/conversations/{conversation_id}"
     try:
         handoff.add_note(session, conversation_id, user, text)
-    except HandoffError as exc:
+    except handoff.HandoffError as exc:
         return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
     return done(target)
 
@@ -270,7 +269,7 @@ def canned_add(request: Request, title: str = Form(...), text: str = Form(...), 
                session: Session = DB_SESSION) -> Response:
     try:
         handoff.add_canned(session, user, title, text, language or None)
-    except HandoffError:
+    except handoff.HandoffError:
         return RedirectResponse("/console/canned?error=empty", status_code=303)
     return done("/console/canned")
 

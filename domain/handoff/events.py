@@ -1,0 +1,74 @@
+"""What can happen to a handoff, published inside the transaction that made it happen.
+
+The listeners in ``handlers/notices/handoff.py`` tell the customer (an agent joined, the
+conversation went back to the queue, goodbye and a rating request); outgoing webhooks know
+the events by ``name``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from domain.events import Event
+
+CloseKind = Literal["closed", "handback", "cancelled"]
+
+
+@dataclass(frozen=True)
+class HandoffChanged(Event):
+    """Base of the handoff's events: which handoff, in which conversation."""
+
+    handoff_id: int
+    conversation_id: int
+
+
+@dataclass(frozen=True)
+class HandoffOpened(HandoffChanged):
+    """The conversation joined the staff queue (``after_hours``: recorded for later)."""
+
+    name: ClassVar[str] = "handoff.opened"
+    reason: str
+    after_hours: bool
+
+
+@dataclass(frozen=True)
+class HandoffTaken(HandoffChanged):
+    """An agent claimed the waiting conversation."""
+
+    name: ClassVar[str] = "handoff.taken"
+    agent_id: int
+    agent_name: str
+
+
+@dataclass(frozen=True)
+class HandoffTransferred(HandoffChanged):
+    """The owner handed the conversation to another agent."""
+
+    name: ClassVar[str] = "handoff.transferred"
+    from_agent_id: int | None
+    to_agent_id: int
+    to_agent_name: str
+
+
+@dataclass(frozen=True)
+class HandoffReleased(HandoffChanged):
+    """Back in the queue: the agent gave it up (``why="released"``) or left it idle ("idle")."""
+
+    name: ClassVar[str] = "handoff.released"
+    from_agent_id: int | None
+    why: Literal["released", "idle"]
+
+
+@dataclass(frozen=True)
+class HandoffClosed(HandoffChanged):
+    """The bot serves again: closed, handed back, or cancelled by the waiting customer.
+
+    ``served_by`` is the agent the customer rates (the first responder, else the owner);
+    ``answered`` says whether a person answered at all (only then is a rating asked).
+    """
+
+    name: ClassVar[str] = "handoff.closed"
+    kind: CloseKind
+    closed_by: int | None
+    served_by: int | None
+    answered: bool
