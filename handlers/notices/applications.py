@@ -6,7 +6,7 @@ After 办结 the customer is also asked once for a 1-5 rating (满意度调查).
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
