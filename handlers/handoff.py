@@ -2,7 +2,8 @@
 
 Other handlers call ``request_handoff(ctx, reason)`` (FAQ: low confidence and no suggestion
 picked; complaints: the customer asks for a person) and ``after_failed_answer(ctx)`` (FAQ: a
-question it could not answer; the second failure of the same question hands off).
+question it could not answer; the second failure of the same question hands off). The engine
+calls ``customer_wrote`` for every message while the conversation is with staff.
 """
 from __future__ import annotations
 
