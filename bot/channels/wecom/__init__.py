@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from bot.channels.base import Channel
+from bot.channels.registry import ChannelKind
 from bot.channels.wecom.api import WeComApi, WeComError
 from bot.channels.wecom.callback import callback_router
 from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComKfChannel
@@ -14,8 +15,8 @@ from bot.config import Settings, SettingsError
 from domain.handoff import PLATFORM_TRANSFERS
 from handlers.services import Services
 
-__all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
-           "wecom_configured"]
+__all__ = ["KIND", "NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel",
+           "build_wecom_channels", "wecom_configured"]
 
 
 def wecom_configured(settings: Settings) -> bool:
@@ -60,3 +61,6 @@ def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Ch
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)
+
+
+KIND = ChannelKind("wecom", wecom_configured, build_wecom_channels)
