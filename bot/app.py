@@ -1,15 +1,16 @@
 """Wiring: settings -> database -> services -> engine -> channels and background workers."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
 from bot.channels.base import Channel
-from bot.channels.wecom import build_wecom_channels, wecom_configured
+from bot.channels.registry import build_channels
 from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
-from bot.jobs import JobFunction, JobRunner
+from bot.jobs import KV_PURGE_JOB, JobFunction, JobRunner, purge_expired_kv, schedule_kv_purge
 from bot.outbox import OutboxSender
 from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
@@ -59,19 +60,8 @@ def job_functions() -> dict[str, JobFunction]:
         DRAFT_EXPIRY_JOB: draft_expiry_job,
         handoff.IDLE_JOB: handoff.run_idle,
         TRANSFER_JOB: run_kf_transfer,
+        KV_PURGE_JOB: purge_expired_kv,
     }
-
-
-def build_channels(settings: Settings, services: Services) -> dict[str, Channel]:
-    """The platform channels switched on by the settings (web chat and terminal need no sender)."""
-    channels: dict[str, Channel] = {}
-    if settings.telegram_mode != "off" and settings.telegram_token:
-        from bot.channels.telegram import TelegramChannel
-
-        channels["telegram"] = TelegramChannel(settings, services)
-    if wecom_configured(settings):
-        channels.update(build_wecom_channels(settings, services))
-    return channels
 
 
 @dataclass
@@ -86,12 +76,14 @@ class Runtime:
     jobs: JobRunner | None = None
 
     @classmethod
-    def build(cls, settings: Settings, channels: dict[str, Channel] | None = None) -> "Runtime":
-        """Wire everything from the settings; tests pass their own (fake-backed) channels."""
+    def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
+              kinds: list[str] | None = None) -> "Runtime":
+        """Wire everything from the settings (or the channel ``kinds`` named, e.g. the terminal);
+        tests pass their own (fake-backed) channels."""
         services = build_services(settings)
         engine = Engine(services, all_handlers())
         if channels is None:
-            channels = build_channels(settings, services)
+            channels = build_channels(settings, services, kinds)
         runtime = cls(services, engine, channels)
         runtime.outbox = OutboxSender(services.db, channels, settings.outbox_max_attempts, settings.outbox_poll_seconds)
         runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
@@ -102,6 +94,7 @@ class Runtime:
 
     async def start(self) -> None:
         assert self.outbox and self.inbox and self.jobs
+        await asyncio.to_thread(schedule_kv_purge, self.services.db)
         await self.outbox.start()
         await self.inbox.start()
         await self.jobs.start()

@@ -27,9 +27,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Runtime
-    from bot.channels.terminal import TerminalChat
+    from bot.channels.terminal import TerminalChannel, TerminalChat
 
-    TerminalChat(Runtime.build(settings), chat_id=args.chat_id).run()
+    runtime = Runtime.build(settings, kinds=["terminal"])
+    assert runtime.outbox is not None
+    channel = runtime.channels["terminal"]
+    assert isinstance(channel, TerminalChannel)
+    TerminalChat(channel, runtime.engine.handle, runtime.outbox.drain_once, chat_id=args.chat_id).run()
     return 0
 
 

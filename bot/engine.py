@@ -12,8 +12,6 @@ import unicodedata
 from dataclasses import dataclass, field
 
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +22,8 @@ from storage.outbox import enqueue, wake_chat
 from handlers.services import Services
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import customer_wrote
-from storage.models import Conversation, Customer, InboxItem, Message, utcnow
+from storage import repositories
+from storage.models import Conversation, InboxItem, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +87,7 @@ class Engine:
         so a crash anywhere leaves it pending for another try and never half-done.
         """
         with self.services.db.session() as session:
-            query = select(InboxItem).where(InboxItem.id == inbox_id)
-            if self.services.db.is_postgres:
-                query = query.with_for_update()
-            item = session.scalars(query).one_or_none()
+            item = repositories.get_locked(session, InboxItem, inbox_id)
             if item is None or item.status == "done":
                 return None
             result = HandleResult()
@@ -113,7 +109,8 @@ class Engine:
         if conversation.language is None:
             if incoming.lang_hint in ("zh", "en"):
                 conversation.language = incoming.lang_hint
-            elif not text.startswith("/"):  # a command says nothing of the customer's language
+            elif not text.startswith("/") and incoming.notice is None:
+                # a command, or a message the channel could not read, says nothing of the language
                 conversation.language = detect_language(text)
         ctx = Context(
             session=session,
@@ -141,40 +138,28 @@ class Engine:
         conversation.last_message_at = utcnow()
         wake_chat(session, conversation.channel, conversation.chat_id)
 
-        relayed = None
-        if conversation.mode == "human":
-            relayed = customer_wrote(session, self.services, conversation, text, incoming.button)
-        replies = ctx.notices + (relayed if relayed is not None else self._route_safely(ctx))
+        replies = ctx.notices + self._answer(ctx)
         ids = enqueue(session, conversation, replies)
         return HandleResult(conversation.id, replies, ids)
+
+    def _answer(self, ctx: Context) -> list[Reply]:
+        """The channel's own notice, else in human mode the relay to staff, else a handler's answer."""
+        incoming, conversation = ctx.incoming, ctx.conversation
+        if incoming.notice is not None:
+            return [Reply(ctx.t(incoming.notice))]
+        relayed = None
+        if conversation.mode == "human":
+            relayed = customer_wrote(ctx.session, self.services, conversation, ctx.text, incoming.button)
+        return relayed if relayed is not None else self._route_safely(ctx)
 
     def lock_conversation(self, session: Session, incoming: Incoming) -> Conversation:
         """Find or create the customer and conversation, and hold the conversation's row lock
         until commit so one chat's messages are handled one after another, on any worker."""
-        dialect = postgresql if self.services.db.is_postgres else sqlite
-        session.execute(
-            dialect.insert(Customer)
-            .values(channel=incoming.channel, external_id=incoming.user_id, display_name=incoming.user_name,
-                    created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        )
-        customer = session.scalars(
-            select(Customer).where(Customer.channel == incoming.channel, Customer.external_id == incoming.user_id)
-        ).one()
+        conversation = repositories.lock_conversation(session, incoming.channel, incoming.chat_id,
+                                                      incoming.user_id, incoming.user_name)
         if incoming.contact_phone:
-            customer.phone = incoming.contact_phone
-        session.execute(
-            dialect.insert(Conversation)
-            .values(customer_id=customer.id, channel=incoming.channel, chat_id=incoming.chat_id,
-                    state_data={}, mode="bot", created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["channel", "chat_id"])
-        )
-        query = select(Conversation).where(
-            Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id
-        ).execution_options(populate_existing=True)
-        if self.services.db.is_postgres:
-            query = query.with_for_update(of=Conversation)
-        return session.scalars(query).one()
+            conversation.customer.phone = incoming.contact_phone
+        return conversation
 
     def _store_files(self, ctx: Context) -> None:
         store = self.services.attachments

@@ -12,7 +12,6 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +19,8 @@ from sqlalchemy.orm import Session
 from bot.workers import PollingWorker
 from handlers.services import Services
 from storage.models import Job, utcnow
+from storage.db import Database
+from storage.repositories import KeyValueStore, insert_ignore, lock_for_update
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,34 @@ MAX_ATTEMPTS = 5
 #: kind -> function(session, job, services). Its work is committed with the job's "done"; it may
 #: commit earlier (before a slow call out), and a raise rolls back what it did not commit.
 JobFunction = Callable[[Session, Job, Services], None]
+
+#: The hourly job deleting expired key-value rows (one row, re-armed after each run).
+KV_PURGE_JOB = "kv.purge"
+KV_PURGE_EVERY = timedelta(hours=1)
+
+
+def repeat(job: Job, every: timedelta) -> None:
+    """Run this job again after ``every``: the runner leaves it pending instead of marking it done."""
+    job.status, job.run_at, job.attempts, job.last_error = "pending", utcnow() + every, 0, None
+
+
+def purge_expired_kv(session: Session, job: Job, services: Services) -> None:
+    deleted = KeyValueStore(session).purge_expired()
+    if deleted:
+        log.info("deleted %s expired key-value rows", deleted)
+    repeat(job, KV_PURGE_EVERY)
+
+
+def schedule_kv_purge(db: Database) -> None:
+    """Make sure the purge job exists and will run (at start, on every worker: one row whatever
+    their number, revived if it had failed)."""
+    with db.session() as session:
+        now = utcnow()
+        insert_ignore(session, Job, {"kind": KV_PURGE_JOB, "run_at": now, "payload": {}, "status": "pending",
+                                     "attempts": 0, "dedupe_key": KV_PURGE_JOB, "created_at": now}, ["dedupe_key"])
+        session.execute(update(Job).where(Job.dedupe_key == KV_PURGE_JOB,
+                                          Job.status.in_(("done", "failed", "cancelled")))
+                        .values(status="pending", run_at=now, attempts=0))
 
 
 class JobRunner(PollingWorker):
@@ -59,9 +88,7 @@ class JobRunner(PollingWorker):
                 .order_by(Job.run_at)
                 .limit(limit)
             )
-            if db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            jobs = list(session.scalars(query))
+            jobs = list(session.scalars(lock_for_update(session, query, skip_locked=True)))
             for job in jobs:
                 job.status, job.locked_by, job.lease_until = "running", self.worker_id, now + LEASE
                 job.attempts += 1
@@ -86,7 +113,9 @@ class JobRunner(PollingWorker):
                 if job is None or job.status != "running" or job.locked_by != self.worker_id:
                     return
                 self.functions[job.kind](session, job, self.services)
-                job.status, job.done_at, job.lease_until = "done", utcnow(), None
+                if job.status == "running":  # not re-armed by ``repeat``
+                    job.status, job.done_at = "done", utcnow()
+                job.lease_until = None
                 session.commit()
         except Exception as exc:  # noqa: BLE001 - a failing job is retried, then marked failed
             log.exception("job %s failed", job_id)

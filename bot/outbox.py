@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
+from bot.channels.toolkit import SentParts
 from handlers.messages import Reply
 from bot.workers import PollingWorker, claim_in_chat_order
 from storage.models import OutboxItem, utcnow
-from storage.outbox import LEASE
+from storage.outbox import LEASE, parts_sent, record_parts_sent
 
 if TYPE_CHECKING:
     from bot.channels.base import Channel
@@ -48,7 +48,8 @@ class OutboxSender(PollingWorker):
         self.max_attempts = max_attempts
 
     def claim(self, limit: int = 20) -> list[OutboxItem]:
-        return claim_in_chat_order(self.db, OutboxItem, list(self.channels), LEASE, limit)
+        pushing = [name for name, channel in self.channels.items() if channel.pushes]
+        return claim_in_chat_order(self.db, OutboxItem, pushing, LEASE, limit)
 
     async def step(self) -> int:
         return await self.drain_once()
@@ -63,8 +64,9 @@ class OutboxSender(PollingWorker):
         channel = self.channels[item.channel]
         reply = Reply.from_dict(item.payload)
         values: dict[str, object]
+        sent = SentParts(parts_sent(item), record=lambda done: self._record_parts(item.id, done))
         try:
-            platform_id = await channel.send(item.chat_id, reply)
+            platform_id = await channel.send(item.chat_id, reply, sent)
         except TemporarySendError as exc:
             if item.attempts >= self.max_attempts:
                 values = {"status": "failed", "last_error": f"gave up after {item.attempts} tries: {exc}"}
@@ -87,6 +89,10 @@ class OutboxSender(PollingWorker):
         else:
             values = {"status": "sent", "sent_at": utcnow(), "platform_message_id": platform_id, "last_error": None}
         await asyncio.to_thread(self._update, item.id, values)
+
+    def _record_parts(self, item_id: int, done: int) -> None:
+        with self.db.session() as session:
+            record_parts_sent(session, item_id, done)
 
     def _update(self, item_id: int, values: dict[str, object]) -> None:
         with self.db.session() as session:

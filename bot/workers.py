@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from storage.db import Database
 from storage.models import InboxItem, OutboxItem, utcnow
+from storage.repositories import lock_for_update
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,7 @@ def claim_in_chat_order(db: Database, model: type[QueueRow], channels: list[str]
             .order_by(model.id)
             .limit(limit)
         )
-        if db.is_postgres:
-            query = query.with_for_update(skip_locked=True, of=model)
-        rows = list(session.scalars(query))
+        rows = list(session.scalars(lock_for_update(session, query, skip_locked=True, of=model)))
         for row in rows:
             row.attempts += 1
             row.next_attempt_at = now + lease

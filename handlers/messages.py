@@ -70,3 +70,6 @@ class Incoming:
     contact_phone: str | None = None
     #: Unique key of this delivery on its platform (update_id, MsgId, ...); repeats are dropped.
     delivery_key: str | None = None
+    #: An i18n key the channel asks to be answered with instead of a handler's answer (a voice
+    #: message it cannot read, a file it could not fetch); stored and sent like any reply.
+    notice: str | None = None

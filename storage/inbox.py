@@ -4,9 +4,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from storage.models import InboxItem, utcnow
+from storage.repositories import insert_ignore
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -16,16 +15,12 @@ log = logging.getLogger(__name__)
 
 def accept(db: "Database", channel: str, delivery_key: str, payload: dict[str, Any], chat_id: str | None = None) -> bool:
     """Record a delivery; False when the same one was recorded before (a repeat to drop)."""
-    dialect = postgresql if db.is_postgres else sqlite
     with db.session() as session:
-        result = session.execute(
-            dialect.insert(InboxItem)
-            .values(channel=channel, delivery_key=delivery_key, chat_id=chat_id, payload=payload,
-                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["channel", "delivery_key"])
-            .returning(InboxItem.id)
-        )
-        fresh = result.scalar() is not None
+        new_id = insert_ignore(session, InboxItem, {
+            "channel": channel, "delivery_key": delivery_key, "chat_id": chat_id, "payload": payload,
+            "status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "created_at": utcnow(),
+        }, ["channel", "delivery_key"], returning=InboxItem.id)
+        fresh = new_id is not None
     if not fresh:
         log.info("duplicate delivery dropped channel=%s key=%s", channel, delivery_key)
     return fresh

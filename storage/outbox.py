@@ -17,6 +17,8 @@ from storage.models import Conversation, Message, OutboxItem, utcnow
 
 #: How long a claimed row stays leased to one sender.
 LEASE = timedelta(seconds=120)
+#: The payload key counting the parts of a split reply already delivered (absent: none).
+PARTS_SENT = "parts_sent"
 
 
 class OutgoingMessage(Protocol):
@@ -56,6 +58,18 @@ def enqueue(
         session.flush()
         ids.append(item.id)
     return ids
+
+
+def parts_sent(item: OutboxItem) -> int:
+    """How many parts of this row's reply went out before a failure stopped its send."""
+    return int(item.payload.get(PARTS_SENT, 0))
+
+
+def record_parts_sent(session: Session, item_id: int, done: int) -> None:
+    """Remember that ``done`` parts of the row's reply are out, so a retry starts after them."""
+    item = session.get(OutboxItem, item_id)
+    if item is not None:
+        item.payload = {**item.payload, PARTS_SENT: done}
 
 
 def wake_chat(session: Session, channel: str, chat_id: str) -> None:

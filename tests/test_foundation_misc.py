@@ -53,7 +53,9 @@ def test_attachment_type_is_judged_by_content(runtime):
 
 def test_terminal_chat_numbers_pick_buttons(sqlite_settings):
     out = io.StringIO()
-    chat = TerminalChat(Runtime.build(sqlite_settings, channels={}), chat_id="t1", out=out)
+    runtime = Runtime.build(sqlite_settings, kinds=["terminal"])
+    runtime.channels["terminal"].out = out
+    chat = TerminalChat(runtime.channels["terminal"], runtime.engine.handle, runtime.outbox.drain_once, chat_id="t1")
     chat.run(io.StringIO("English\n2\n/quit\n"))
     text = out.getvalue()
     assert "[1] " in text and "Switched to English." in text

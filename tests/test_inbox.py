@@ -5,6 +5,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.channels.toolkit import SentParts
 from bot.channels.base import Channel
 from bot.inbox import InboxWorker
 from storage.inbox import accept
@@ -18,7 +19,7 @@ class RecordingChannel(Channel):
     def __init__(self, fail_times: int = 0) -> None:
         self.fail_times = fail_times
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
         return None
 
     async def parse(self, payload):

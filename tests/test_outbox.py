@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.channels.toolkit import SentParts
 from bot.channels.base import Channel, DeferredSendError, PermanentSendError, TemporarySendError
 from handlers.messages import Incoming, Reply
 from bot.outbox import OutboxSender
@@ -22,7 +23,7 @@ class FakeChannel(Channel):
         self.sent: list[tuple[str, str]] = []
         self.failures: list[Exception] = []
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((chat_id, reply.text))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from bot.channels.toolkit import SentParts
 from handlers.messages import Incoming, Reply
 
 
@@ -38,10 +39,16 @@ class Channel(ABC):
     #: Short stable name stored with every customer, conversation and outbox row.
     name: str = ""
 
+    #: False for a channel whose client fetches its replies itself (the web chat page): the
+    #: outbox sender leaves its rows alone.
+    pushes: bool = True
+
     @abstractmethod
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
         """Deliver one reply; return the platform's message id if it has one.
 
+        A reply the platform takes in several messages starts at ``sent.done`` and marks each part
+        sent (``sent`` is the outbox row's memory; None: nothing sent yet, nothing to remember).
         Raise ``TemporarySendError``, ``PermanentSendError`` or ``DeferredSendError``.
         """
 

@@ -1,64 +1,87 @@
-"""The terminal channel (``python -m bot chat``): buttons shown as numbered choices."""
+"""The terminal channel (``python -m bot chat``): buttons shown as numbered choices.
+
+Replies go through the outbox like every channel's: the chat loop hands a line to the engine,
+then lets the outbox sender drain, and the sender prints through ``TerminalChannel.send``.
+"""
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
-from typing import TextIO
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
 
-from sqlalchemy import select
-
-from bot.app import Runtime
-from handlers.messages import Button, Incoming, Reply
-from storage.models import OutboxItem, utcnow
+from bot.channels.base import Channel
+from bot.channels.registry import ChannelKind
+from bot.channels.toolkit import NumberedButtons, SentParts, numbered_lines
+from bot.config import Settings
+from handlers.messages import Incoming, Reply
+from handlers.services import Services
+from storage.db import Database
 
 CHANNEL = "terminal"
 
 
 def render(reply: Reply) -> str:
     lines = [reply.text] if reply.text else []
-    lines += [f"  [{i}] {button.label}" for i, button in enumerate(reply.buttons, 1)]
+    lines += numbered_lines(reply.buttons, "  [{number}] {label}")
     lines += [f"  📎 {f.name}" + (f" {f.url}" if f.url else "") for f in reply.files]
     return "\n".join(lines)
 
 
-class TerminalChat:
-    """A read-eval-print loop over the engine; a number picks a button of the last reply."""
+class TerminalChannel(Channel):
+    """Prints replies; a typed number picks a button of the last reply printed in that chat."""
 
-    def __init__(self, runtime: Runtime, chat_id: str | None = None, out: TextIO = sys.stdout) -> None:
-        self.runtime = runtime
-        self.chat_id = chat_id or f"{getpass.getuser()}"
+    name = CHANNEL
+
+    def __init__(self, db: Database, out: TextIO = sys.stdout) -> None:
+        self.numbers = NumberedButtons(db, CHANNEL)
         self.out = out
-        self.buttons: list[Button] = []
 
-    def to_incoming(self, line: str) -> Incoming:
-        text = line.strip()
-        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
-            return Incoming(CHANNEL, self.chat_id, self.chat_id, button=self.buttons[int(text) - 1].payload)
-        return Incoming(CHANNEL, self.chat_id, self.chat_id, text=line)
+    def incoming(self, chat_id: str, line: str) -> Incoming:
+        payload = self.numbers.payload_of(chat_id, line)
+        if payload is not None:
+            return Incoming(CHANNEL, chat_id, chat_id, button=payload)
+        return Incoming(CHANNEL, chat_id, chat_id, text=line)
+
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
+        print(render(reply), file=self.out, flush=True)
+        await asyncio.to_thread(self.numbers.remember, chat_id, reply.buttons)
+        return None
+
+
+class TerminalChat:
+    """A read-eval-print loop: each line to the engine (``handle``), then every reply waiting
+    (the answer and any notices) out through the outbox (``drain``, one pass of the sender)."""
+
+    def __init__(self, channel: TerminalChannel, handle: Callable[[Incoming], Any],
+                 drain: Callable[[], Awaitable[int]], chat_id: str | None = None) -> None:
+        self.channel = channel
+        self.handle = handle
+        self.drain = drain
+        self.chat_id = chat_id or getpass.getuser()
 
     def say(self, line: str) -> None:
-        """Send one line and print every reply waiting for this chat (the answer and any notices)."""
-        self.runtime.engine.handle(self.to_incoming(line))
-        self.flush()
+        self.handle(self.channel.incoming(self.chat_id, line))
+        asyncio.run(self._drain_all())
 
-    def flush(self) -> None:
-        with self.runtime.services.db.session() as session:
-            items = list(session.scalars(
-                select(OutboxItem).where(OutboxItem.channel == CHANNEL, OutboxItem.chat_id == self.chat_id,
-                                         OutboxItem.status == "pending").order_by(OutboxItem.id)
-            ))
-            for item in items:
-                reply = Reply.from_dict(item.payload)
-                print(render(reply), file=self.out, flush=True)
-                if reply.buttons:
-                    self.buttons = reply.buttons
-                item.status, item.sent_at, item.attempts = "sent", utcnow(), item.attempts + 1
+    async def _drain_all(self) -> None:
+        while await self.drain():
+            pass
 
     def run(self, stdin: TextIO = sys.stdin) -> None:
         self.say("/start")
         while True:
-            print("> ", end="", file=self.out, flush=True)
+            print("> ", end="", file=self.channel.out, flush=True)
             line = stdin.readline()
             if not line or line.strip() in ("/quit", "/exit"):
                 break
             self.say(line.rstrip("\n"))
+
+
+def build_terminal_channels(settings: Settings, services: Services) -> dict[str, Channel]:
+    return {CHANNEL: TerminalChannel(services.db)}
+
+
+#: Only for ``python -m bot chat``; a server never builds it.
+KIND = ChannelKind(CHANNEL, lambda settings: True, build_terminal_channels, on_demand=True)

@@ -1,5 +1,6 @@
-"""The web chat: a page at ``/`` and its JSON API (see DESIGN.md, "Conventions").
+"""The web chat's routes: a page at ``/`` and its JSON API (see DESIGN.md, "Conventions").
 
+The channel itself (requests into ``Incoming``, outbox rows into JSON) is bot/channels/web.py.
 Replies to a request come back in its response; later messages (notifications, an
 agent's words) wait in the outbox and are handed over, and marked sent, when the
 page polls ``/api/chat/messages``.
@@ -12,13 +13,12 @@ from typing import Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select, update
 
+from bot.channels.registry import build_channels
+from bot.channels.web import CHANNEL, WebChatChannel
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
-from storage.models import OutboxItem, utcnow
 
-CHANNEL = "web"
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 20_000
 
@@ -45,30 +45,18 @@ def _check_rate(request: Request, session_id: str) -> None:
         raise HTTPException(429, "too many messages; please wait a minute and try again")
 
 
-def _out(item: OutboxItem) -> dict[str, Any]:
-    payload = item.payload
-    out: dict[str, Any] = {"id": item.id, "text": payload.get("text", "")}
-    if payload.get("buttons"):
-        out["buttons"] = [{"label": b["label"], "payload": b["payload"]} for b in payload["buttons"]]
-    if payload.get("files"):
-        out["files"] = [{"name": f["name"], "url": f.get("url")} for f in payload["files"]]
-    return out
-
-
-def _deliver(request: Request, session_id: str, ids: list[int]) -> list[dict[str, Any]]:
-    """Mark the given outbox rows sent (the HTTP response carries them) and render them."""
-    if not ids:
-        return []
-    with request.app.state.services.db.session() as session:
-        items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)))
-        for item in items:
-            item.status, item.sent_at, item.attempts = "sent", utcnow(), item.attempts + 1
-        return [_out(item) for item in items]
+def _channel(request: Request) -> WebChatChannel:
+    """The web chat channel, built from the registry once per app."""
+    state = request.app.state
+    if getattr(state, "webchat", None) is None:
+        state.webchat = build_channels(state.services.settings, state.services, [CHANNEL])[CHANNEL]
+    channel: WebChatChannel = state.webchat
+    return channel
 
 
 def _handle(request: Request, incoming: Incoming) -> dict[str, Any]:
     result = request.app.state.runtime.engine.handle(incoming)
-    return {"replies": _deliver(request, incoming.chat_id, result.outbox_ids)}
+    return {"replies": _channel(request).hand_over(result.outbox_ids)}
 
 
 @router.post("/api/chat")
@@ -76,9 +64,8 @@ def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
     if body.text is None and body.button is None:
         raise HTTPException(400, "send either text or button")
     _check_rate(request, body.session_id)
-    return _handle(request, Incoming(channel=CHANNEL, chat_id=body.session_id, user_id=body.session_id,
-                                     text=body.text or "", button=body.button or None,
-                                     lang_hint=request.query_params.get("lang")))
+    return _handle(request, WebChatChannel.message(body.session_id, body.text or "", body.button or None,
+                                                   request.query_params.get("lang")))
 
 
 @router.post("/api/chat/upload")
@@ -91,8 +78,8 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, f"the file is larger than {limit // (1024 * 1024)} MB; please send a smaller one")
-    return _handle(request, Incoming(channel=CHANNEL, chat_id=session_id, user_id=session_id, text=text[:MAX_TEXT],
-                                     files=[IncomingFile(data=data, name=file.filename,
+    return _handle(request, WebChatChannel.message(
+        session_id, text[:MAX_TEXT], files=[IncomingFile(data=data, name=file.filename,
                                                          declared_mime=file.content_type)]))
 
 
@@ -100,18 +87,7 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0)) -> dict[str, Any]:
     if not SESSION_ID.match(session_id):
         raise HTTPException(400, "session_id must be 8-64 letters, digits, '-' or '_'")
-    with request.app.state.services.db.session() as session:
-        items = list(session.scalars(
-            select(OutboxItem)
-            .where(OutboxItem.channel == CHANNEL, OutboxItem.chat_id == session_id, OutboxItem.id > after,
-                   OutboxItem.status.in_(("pending", "sent")))
-            .order_by(OutboxItem.id).limit(100)
-        ))
-        pending = [i.id for i in items if i.status == "pending"]
-        if pending:
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(pending))
-                            .values(status="sent", sent_at=utcnow()))
-        return {"messages": [_out(i) for i in items]}
+    return {"messages": _channel(request).since(session_id, after)}
 
 
 @router.get("/", response_class=HTMLResponse)

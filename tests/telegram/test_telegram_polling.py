@@ -56,7 +56,7 @@ async def test_crash_before_the_offset_is_saved_repeats_nothing(tg_polling, monk
     def crash(_offset):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(tg_polling.channel, "_save_offset", crash)
+    monkeypatch.setattr(tg_polling.channel.poller, "save_offset", crash)
     with pytest.raises(RuntimeError):
         await tg_polling.channel.poll_once()
     restarted = tg_polling.new_channel()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.channels.base import PermanentSendError, TemporarySendError
 from bot.channels.telegram import MAX_TEXT, TelegramChannel
+from bot.channels.toolkit import SentParts
 from handlers.i18n import t
 from handlers.messages import Button, FileRef, Reply
 from storage.models import OutboxItem, utcnow
@@ -79,11 +80,12 @@ async def test_long_reply_is_split_at_paragraphs(tg):
 async def test_split_reply_resumes_where_it_stopped(tg):
     text = "\n\n".join(["A" * 3000, "B" * 3000, "C" * 3000])
     tg.api.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, after=1)
+    row = SentParts()  # what the outbox row remembers between tries
     with pytest.raises(TemporarySendError) as raised:
-        await tg.channel.send("42", Reply(text))
+        await tg.channel.send("42", Reply(text), row)
     assert raised.value.retry_after == 1
     assert [m["text"][0] for m in tg.api.sent] == ["A"]
-    await tg.new_channel().send("42", Reply(text))  # another worker retries
+    await tg.new_channel().send("42", Reply(text), row)  # another worker retries
     assert [m["text"][0] for m in tg.api.sent] == ["A", "B", "C"]
     await tg.channel.send("42", Reply(text))  # the same reply again later is a new message
     assert [m["text"][0] for m in tg.api.sent] == ["A", "B", "C", "A", "B", "C"]

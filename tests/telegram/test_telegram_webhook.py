@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-import bot.channels.telegram as telegram_channel
+from storage import inbox
 from handlers.i18n import t
 from fake_bot_api import SECRET
 from storage.models import Attachment, Conversation, Customer, InboxItem, Message, OutboxItem
@@ -127,18 +127,18 @@ async def test_edited_messages_and_group_chats_are_ignored(tg):
 
 async def test_crash_before_recording_gets_no_200_and_the_redelivery_counts(tg, monkeypatch):
     update = tg.api.text_update("/start")
-    real_accept = telegram_channel.inbox.accept
+    real_accept = inbox.accept
 
     def database_down(*args, **kwargs):
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(telegram_channel.inbox, "accept", database_down)
+    monkeypatch.setattr(inbox, "accept", database_down)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=tg.app, raise_app_exceptions=False),
                                  base_url="http://bot.test") as client:
         response = await client.post("/telegram/webhook", json=update,
                                      headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert response.status_code == 500  # Telegram keeps the update and delivers it again
-    monkeypatch.setattr(telegram_channel.inbox, "accept", real_accept)
+    monkeypatch.setattr(inbox, "accept", real_accept)
     assert (await tg.post(update)).status_code == 200
     await tg.settle()
     assert tg.api.texts() == [t("menu.welcome", "zh")]

@@ -135,7 +135,33 @@ def test_voice_and_other_types_are_answered_with_a_notice(bot, fake):
     bot.pump()
     voice, video = (s["text"]["content"] for s in fake.calls_to("message/send"))
     assert "语音" in voice and "这类消息" in video
-    assert count(bot, Message) == 0  # nothing for the engine to handle
+    # issue 12: the notices are engine replies now, so they are in the transcript like any other
+    assert count(bot, Message, Message.direction == "out") == 2
+
+
+def test_a_voice_notice_is_stored_and_sent_once_after_two_inbox_retries(bot, fake, monkeypatch):
+    engine = bot.runtime.engine
+    real = engine.handle_recorded
+    failures = [RuntimeError("database hiccup"), RuntimeError("database hiccup")]
+
+    def flaky(inbox_id, incomings):  # noqa: ANN001, ANN202
+        if failures:
+            raise failures.pop(0)
+        return real(inbox_id, incomings)
+
+    monkeypatch.setattr(engine, "handle_recorded", flaky)
+    bot.post(*callback(media_xml("zhangsan", "voice", "VOICE9", "8109")))
+    for _ in range(3):
+        bot.pump()
+        with bot.db.session() as s:
+            for item in s.scalars(select(InboxItem)):
+                item.next_attempt_at = item.created_at  # the backoff has passed
+    bot.pump()
+    assert count(bot, InboxItem, InboxItem.status == "done", InboxItem.attempts == 3) == 1
+    with bot.db.session() as s:
+        notices = list(s.scalars(select(Message.text).where(Message.direction == "out")))
+    assert len(notices) == 1 and "语音" in notices[0]
+    assert [c["text"]["content"] for c in fake.calls_to("message/send")] == notices
 
 
 def test_an_oversized_image_is_refused_with_a_notice(make_bot, fake):

@@ -8,7 +8,8 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.channels.wecom import NoServicerOnDuty, kv
+from bot.channels import kv
+from bot.channels.wecom import NoServicerOnDuty
 from handlers.messages import Reply
 from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem, utcnow

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from bot.channels.base import Channel
+from bot.channels.registry import ChannelKind
 from bot.channels.wecom.api import WeComApi, WeComError
 from bot.channels.wecom.callback import callback_router
 from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComKfChannel
@@ -13,8 +14,8 @@ from bot.channels.wecom.transfer import schedule_kf_transfer
 from bot.config import Settings, SettingsError
 from handlers.services import Services
 
-__all__ = ["NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel", "build_wecom_channels",
-           "wecom_configured"]
+__all__ = ["KIND", "NoServicerOnDuty", "WeComAppChannel", "WeComError", "WeComKfChannel",
+           "build_wecom_channels", "wecom_configured"]
 
 
 def wecom_configured(settings: Settings) -> bool:
@@ -59,3 +60,6 @@ def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Ch
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)
+
+
+KIND = ChannelKind("wecom", wecom_configured, build_wecom_channels)

@@ -20,7 +20,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 from wechatpy.work import WeChatClient
 
-from bot.channels.wecom import kv
+from bot.channels import kv
 from storage.db import Database
 from storage.models import utcnow
 

@@ -1,15 +1,15 @@
 """The WeCom channels: the self-built app ("wecom") and customer service, 微信客服 ("wecom_kf").
 
 They only translate. Callback XML and kf messages become ``Incoming``; ``Reply`` objects
-become text messages, with buttons as a numbered list whose payloads are kept per chat in
-the ``kv`` table so a bare "2" maps back to the second button on any worker. kf sends
-buttons as a menu message the customer taps instead.
+become text messages, with buttons as the toolkit's numbered list (a bare "2" maps back to the
+second button on any worker). kf sends buttons as a menu message the customer taps instead.
+What WeCom sends that the bot cannot read (voice, video) becomes an ``Incoming`` with a
+``notice`` the engine answers, so the answer is in the transcript and sent once.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from abc import abstractmethod
@@ -18,8 +18,9 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from bot.channels import kv, toolkit
 from bot.channels.base import Channel, DeferredSendError, PermanentSendError, TemporarySendError
-from bot.channels.wecom import kv
+from bot.channels.toolkit import NumberedButtons, SentParts
 from bot.channels.wecom.api import WeComApi, WeComError
 from bot.config import Settings
 from handlers.i18n import t
@@ -43,18 +44,8 @@ KF_MENU_ITEM_BYTES = 128
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
-    """Cut text into pieces of at most ``limit`` UTF-8 bytes, at a line break where one is near."""
-    parts: list[str] = []
-    while len(text.encode()) > limit:
-        cut = len(text.encode()[:limit].decode("utf-8", "ignore"))
-        newline = text.rfind("\n", 0, cut)
-        if newline > cut // 2:
-            cut = newline + 1
-        parts.append(text[:cut].rstrip("\n"))
-        text = text[cut:]
-    if text or not parts:
-        parts.append(text)
-    return parts
+    """Cut text into pieces of at most ``limit`` UTF-8 bytes (the toolkit's splitter); never no piece."""
+    return toolkit.split_text(text, limit, toolkit.utf8_bytes) or [""]
 
 
 def render(reply: Reply, lang: str) -> str:
@@ -64,9 +55,14 @@ def render(reply: Reply, lang: str) -> str:
     if reply.buttons:
         if lines:
             lines.append("")
-        lines += [f"{i}. {b.label}" for i, b in enumerate(reply.buttons, 1)]
+        lines += toolkit.numbered_lines(reply.buttons)
         lines.append(t("wecom.choose_by_number", lang))
     return "\n".join(lines)
+
+
+def unsupported_notice(kind: str | None) -> str:
+    """The i18n key answering a message type the bot cannot handle."""
+    return "wecom.voice_unsupported" if kind == "voice" else "wecom.type_unsupported"
 
 
 class _WeComChannel(Channel):
@@ -79,6 +75,7 @@ class _WeComChannel(Channel):
         self.settings = settings
         self.db = db
         self.api = api
+        self.numbers = NumberedButtons(db, self.name)
 
     # -- synchronous helpers, run in a thread ---------------------------------------------------
 
@@ -88,23 +85,11 @@ class _WeComChannel(Channel):
                 Conversation.channel == self.name, Conversation.chat_id == chat_id))
         return lang or self.settings.default_language
 
-    def _buttons_key(self, chat_id: str) -> str:
-        return f"wecom:buttons:{self.name}:{chat_id}"
-
-    def remember_buttons(self, chat_id: str, payloads: list[str]) -> None:
-        """The numbers the customer may answer refer to the last message sent (none: no numbers)."""
-        if payloads:
-            kv.put(self.db, self._buttons_key(chat_id), {"payloads": payloads})
-        else:
-            kv.remove(self.db, self._buttons_key(chat_id))
-
     def text_incoming(self, chat_id: str, user_id: str, text: str, message_id: str | None) -> Incoming:
         """A text message; a bare number picking one of the last numbered buttons becomes that button."""
-        choice = text.strip()
-        if choice.isdigit():
-            payloads = (kv.get(self.db, self._buttons_key(chat_id)) or {}).get("payloads", [])
-            if 1 <= int(choice) <= len(payloads):
-                return Incoming(self.name, chat_id, user_id, button=payloads[int(choice) - 1], message_id=message_id)
+        payload = self.numbers.payload_of(chat_id, text)
+        if payload is not None:
+            return Incoming(self.name, chat_id, user_id, button=payload, message_id=message_id)
         return Incoming(self.name, chat_id, user_id, text=text, message_id=message_id)
 
     def file_incoming(self, chat_id: str, user_id: str, media_id: str, message_id: str | None,
@@ -118,50 +103,26 @@ class _WeComChannel(Channel):
             if exc.retryable:
                 raise
             log.warning("WeCom media download refused: %s", exc)
-            self.notice(chat_id, "wecom.media_failed")
-            return []
+            return [Incoming(self.name, chat_id, user_id, message_id=message_id, notice="wecom.media_failed")]
         return [Incoming(self.name, chat_id, user_id, message_id=message_id,
                          files=[IncomingFile(data, name or default_name, mime)])]
 
-    def _progress_key(self, chat_id: str) -> str:
-        return f"wecom:progress:{self.name}:{chat_id}"
-
-    def pieces_done(self, chat_id: str, reply: Reply) -> tuple[str, int]:
-        """(digest of the reply, pieces of it already sent). A reply sent in several messages
-        that failed part-way is retried from the first piece not sent, so none is repeated."""
-        digest = hashlib.sha256(json.dumps(reply.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
-        progress = kv.get(self.db, self._progress_key(chat_id)) or {}
-        return digest, (progress.get("done", 0) if progress.get("reply") == digest else 0)
-
-    def piece_sent(self, chat_id: str, digest: str, done: int, total: int) -> None:
-        if done < total:
-            kv.put(self.db, self._progress_key(chat_id), {"reply": digest, "done": done})
-        elif total > 1:
-            kv.remove(self.db, self._progress_key(chat_id))
-
-    def notice(self, chat_id: str, key: str) -> None:
-        """Tell the customer something about the platform itself (a voice message, say)."""
-        self.deliver(chat_id, Reply(t(key, self.language(chat_id))))
-
     @abstractmethod
-    def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one reply now (in a thread); raises ``WeComError`` or a ``SendError``."""
+    def deliver(self, chat_id: str, reply: Reply, sent: SentParts) -> str | None:
+        """Send one reply now (in a thread), from part ``sent.done`` on, marking each part sent;
+        raises ``WeComError`` or a ``SendError``."""
 
     # -- the Channel interface ------------------------------------------------------------------
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
         if not (reply.text or reply.buttons or reply.files):
             return None  # WeCom refuses empty text
         try:
-            return await asyncio.to_thread(self.deliver, chat_id, reply)
+            return await asyncio.to_thread(self.deliver, chat_id, reply, sent or SentParts())
         except WeComError as exc:
             if exc.retryable:
                 raise TemporarySendError(str(exc)) from None
-            await asyncio.to_thread(kv.remove, self.db, self._progress_key(chat_id))
             raise PermanentSendError(str(exc)) from None
-        except PermanentSendError:
-            await asyncio.to_thread(kv.remove, self.db, self._progress_key(chat_id))
-            raise
 
 
 class WeComAppChannel(_WeComChannel):
@@ -173,18 +134,18 @@ class WeComAppChannel(_WeComChannel):
         super().__init__(settings, db, api)
         self.agent_id = agent_id
 
-    def deliver(self, chat_id: str, reply: Reply) -> str | None:
+    def deliver(self, chat_id: str, reply: Reply, sent: SentParts) -> str | None:
         message_id = None
         parts = split_text(render(reply, self.language(chat_id)))
-        digest, done = self.pieces_done(chat_id, reply)
-        for number in range(done, len(parts)):
+        for number in sent.remaining(len(parts)):
             result = self.api.call("post", "message/send", {
                 "touser": chat_id, "agentid": self.agent_id, "msgtype": "text", "text": {"content": parts[number]}})
             if result.get("invaliduser"):
                 raise PermanentSendError("WeCom: the user is not in the app's visible range (invaliduser)")
             message_id = result.get("msgid") or message_id
-            self.piece_sent(chat_id, digest, number + 1, len(parts))
-        self.remember_buttons(chat_id, [b.payload for b in reply.buttons])
+            if number + 1 < len(parts):
+                sent.mark(number + 1)
+        self.numbers.remember(chat_id, reply.buttons)
         return message_id
 
     @staticmethod
@@ -212,8 +173,7 @@ class WeComAppChannel(_WeComChannel):
             return [Incoming(self.name, user, user, text="/start")]
         if kind == "event" and msg.get("Event") == "click" and msg.get("EventKey"):
             return [Incoming(self.name, user, user, button=msg["EventKey"])]
-        self.notice(user, "wecom.voice_unsupported" if kind == "voice" else "wecom.type_unsupported")
-        return []
+        return [Incoming(self.name, user, user, message_id=msg_id, notice=unsupported_notice(kind))]
 
     async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
         return await asyncio.to_thread(self.parse_sync, payload)
@@ -300,8 +260,7 @@ class WeComKfChannel(_WeComChannel):
         if kind in ("image", "file"):
             default = f"image-{msg_id}.jpg" if kind == "image" else f"file-{msg_id}"
             return self.file_incoming(chat, user, payload[kind]["media_id"], msg_id, default)
-        self.notice(chat, "wecom.voice_unsupported" if kind == "voice" else "wecom.type_unsupported")
-        return []
+        return [Incoming(self.name, chat, user, message_id=msg_id, notice=unsupported_notice(kind))]
 
     async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
         return await asyncio.to_thread(self.parse_sync, payload)
@@ -341,30 +300,31 @@ class WeComKfChannel(_WeComChannel):
                     + [{"msgtype": "msgmenu", "msgmenu": {"head_content": parts[-1], "list": items}}]), False
         return [{"msgtype": "text", "text": {"content": p}} for p in split_text(render(reply, lang))], True
 
-    def deliver(self, chat_id: str, reply: Reply) -> str | None:
+    def deliver(self, chat_id: str, reply: Reply, sent: SentParts) -> str | None:
         open_kfid, user = chat_id.split(":", 1)
         messages, numbered = self.messages(reply, self.language(chat_id))
-        numbers = [b.payload for b in reply.buttons] if numbered else []
+        numbers = reply.buttons if numbered else []
         if len(messages) > KF_WINDOW_MESSAGES:
             raise PermanentSendError(f"kf: reply needs {len(messages)} messages, more than kf allows at once")
-        digest, done = self.pieces_done(chat_id, reply)
-        total, messages = len(messages), messages[done:]
+        remaining = sent.remaining(len(messages))
         key = self._window_key(chat_id)
         state = kv.get(self.db, key) or {}
         welcome = state.pop("welcome", None)
         if time.time() >= state.get("since", 0) + KF_WINDOW_SECONDS:
-            if welcome and len(messages) == 1 and time.time() < welcome["until"]:
+            if welcome and len(remaining) == 1 and time.time() < welcome["until"]:
                 kv.put(self.db, key, state)  # a welcome code is good for one message
-                result = self.api.call("post", "kf/send_msg_on_event", {"code": welcome["code"], **messages[0]})
-                self.remember_buttons(chat_id, numbers)
+                result = self.api.call("post", "kf/send_msg_on_event",
+                                       {"code": welcome["code"], **messages[remaining[0]]})
+                self.numbers.remember(chat_id, numbers)
                 return result.get("msgid")
             raise DeferredSendError("kf: no customer message within 48 hours")
-        if state.get("sent", 0) + len(messages) > KF_WINDOW_MESSAGES:
+        if state.get("sent", 0) + len(remaining) > KF_WINDOW_MESSAGES:
             raise DeferredSendError("kf: 5 messages already sent since the customer's last message")
         message_id = None
-        for number, message in enumerate(messages, done + 1):
+        for number in remaining:
             try:
-                result = self.api.call("post", "kf/send_msg", {"touser": user, "open_kfid": open_kfid, **message})
+                result = self.api.call("post", "kf/send_msg", {"touser": user, "open_kfid": open_kfid,
+                                                               **messages[number]})
             except WeComError as exc:
                 if exc.errcode == 95001:
                     kv.put(self.db, key, {**state, "sent": KF_WINDOW_MESSAGES})
@@ -373,8 +333,9 @@ class WeComKfChannel(_WeComChannel):
             state["sent"] = state.get("sent", 0) + 1
             kv.put(self.db, key, state)
             message_id = result.get("msgid") or message_id
-            self.piece_sent(chat_id, digest, number, total)
-        self.remember_buttons(chat_id, numbers)
+            if number + 1 < len(messages):
+                sent.mark(number + 1)
+        self.numbers.remember(chat_id, numbers)
         return message_id
 
     # -- handing the customer to a person -------------------------------------------------------

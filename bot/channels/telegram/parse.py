@@ -1,0 +1,92 @@
+"""Recorded updates as ``Incoming`` messages: private messages and button presses, nothing else."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Bot, CallbackQuery, Update
+from telegram.error import TelegramError
+
+from bot.channels.telegram.api import CHANNEL
+from bot.channels.telegram.files import download_files
+from bot.channels.telegram.render import Keyboards
+from handlers.messages import Incoming
+from storage.attachments import AttachmentStore
+
+log = logging.getLogger(__name__)
+
+
+def chat_of(update: dict[str, Any]) -> str | None:
+    """The chat an update belongs to, read before parsing so the inbox keeps each chat in order."""
+    try:
+        for kind in ("message", "edited_message"):
+            if kind in update:
+                return str(update[kind]["chat"]["id"])
+        query = update.get("callback_query")
+        if query:
+            message = query.get("message")
+            return str(message["chat"]["id"] if message else query["from"]["id"])
+    except (KeyError, TypeError):
+        pass
+    return None
+
+
+def language_of(code: str | None) -> str | None:
+    """The client's interface language as a hint: zh-hans, zh-hant... -> zh; en-GB... -> en."""
+    if not code:
+        return None
+    base = code.split("-")[0].lower()
+    return base if base in ("zh", "en") else None
+
+
+async def parse_update(payload: dict[str, Any], bot: Bot, keyboards: Keyboards,
+                       attachments: AttachmentStore) -> list[Incoming]:
+    """A recorded update as messages for the engine; kinds not asked for (edits, channel posts,
+    group chats) give nothing. Files are downloaded here, so a retry downloads again."""
+    update = Update.de_json(payload, bot)
+    if update.callback_query is not None:
+        return await _parse_press(update.callback_query, keyboards)
+    message = update.message
+    if message is None or message.chat.type != "private" or message.from_user is None:
+        log.debug("telegram update %s ignored (not a private message)", update.update_id)
+        return []
+    user = message.from_user
+    chat_id = str(message.chat.id)
+    incoming = Incoming(
+        channel=CHANNEL,
+        chat_id=chat_id,
+        user_id=str(user.id),
+        text=message.text or message.caption or "",
+        message_id=str(message.message_id),
+        user_name=user.full_name,
+        lang_hint=language_of(user.language_code),
+    )
+    if message.contact is not None and message.contact.user_id == user.id:
+        incoming.contact_phone = message.contact.phone_number
+    if message.text:
+        pressed = await asyncio.to_thread(keyboards.keyboard_payload, chat_id, message.text)
+        if pressed is not None:
+            incoming.button, incoming.text = pressed, ""
+    incoming.files = await download_files(bot, message, attachments.max_bytes)
+    return [incoming]
+
+
+async def _parse_press(query: CallbackQuery, keyboards: Keyboards) -> list[Incoming]:
+    try:
+        await query.answer()  # stops the spinner on the button
+    except TelegramError as exc:  # too old after a retry, or Telegram unreachable: the press still counts
+        log.info("telegram callback query not answered: %s", exc)
+    message = query.message
+    if query.data is None or (message is not None and message.chat.type != "private"):
+        return []
+    payload = await asyncio.to_thread(keyboards.payloads.payload_of, query.data)
+    return [Incoming(
+        channel=CHANNEL,
+        chat_id=str(message.chat.id if message is not None else query.from_user.id),
+        user_id=str(query.from_user.id),
+        button=payload,
+        message_id=str(message.message_id) if message is not None else None,
+        user_name=query.from_user.full_name,
+        lang_hint=language_of(query.from_user.language_code),
+    )]

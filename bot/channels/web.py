@@ -1,0 +1,85 @@
+"""The web chat channel: the page's requests become ``Incoming``, outbox rows become JSON.
+
+Its client pulls: replies to a request come back in its response, later ones (notifications,
+an agent's words) wait in the outbox until the page polls. So the outbox sender leaves its rows
+alone (``pushes = False``) and the routes in bot/web/webchat.py hand them over through here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.channels.base import Channel, DeferredSendError
+from bot.channels.registry import ChannelKind
+from bot.channels.toolkit import SentParts
+from bot.config import Settings
+from handlers.messages import Incoming, IncomingFile, Reply
+from handlers.services import Services
+from storage.db import Database
+from storage.models import OutboxItem, utcnow
+
+CHANNEL = "web"
+#: Most messages one poll of ``/api/chat/messages`` returns.
+PAGE = 100
+
+
+def render(item: OutboxItem) -> dict[str, Any]:
+    """One outbox row as the page shows it (DESIGN.md, "Conventions")."""
+    payload = item.payload
+    out: dict[str, Any] = {"id": item.id, "text": payload.get("text", "")}
+    if payload.get("buttons"):
+        out["buttons"] = [{"label": b["label"], "payload": b["payload"]} for b in payload["buttons"]]
+    if payload.get("files"):
+        out["files"] = [{"name": f["name"], "url": f.get("url")} for f in payload["files"]]
+    return out
+
+
+class WebChatChannel(Channel):
+    name = CHANNEL
+    pushes = False
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def message(session_id: str, text: str = "", button: str | None = None, lang: str | None = None,
+                files: list[IncomingFile] | None = None) -> Incoming:
+        return Incoming(channel=CHANNEL, chat_id=session_id, user_id=session_id, text=text, button=button,
+                        lang_hint=lang, files=files or [])
+
+    def hand_over(self, ids: list[int]) -> list[dict[str, Any]]:
+        """The given rows, rendered and marked sent: the HTTP response carries them."""
+        if not ids:
+            return []
+        with self.db.session() as session:
+            items = list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)))
+            for item in items:
+                item.status, item.sent_at, item.attempts = "sent", utcnow(), item.attempts + 1
+            return [render(item) for item in items]
+
+    def since(self, session_id: str, after: int) -> list[dict[str, Any]]:
+        """The chat's messages after id ``after`` (0: the whole transcript), waiting ones marked sent."""
+        with self.db.session() as session:
+            items = list(session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.channel == CHANNEL, OutboxItem.chat_id == session_id, OutboxItem.id > after,
+                       OutboxItem.status.in_(("pending", "sent")))
+                .order_by(OutboxItem.id).limit(PAGE)
+            ))
+            pending = [i.id for i in items if i.status == "pending"]
+            if pending:
+                session.execute(update(OutboxItem).where(OutboxItem.id.in_(pending))
+                                .values(status="sent", sent_at=utcnow()))
+            return [render(i) for i in items]
+
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
+        raise DeferredSendError("the web chat page fetches its replies itself")
+
+
+def build_web_channels(settings: Settings, services: Services) -> dict[str, Channel]:
+    return {CHANNEL: WebChatChannel(services.db)}
+
+
+#: Built by the web chat routes; a server has nothing to push to the page.
+KIND = ChannelKind(CHANNEL, lambda settings: True, build_web_channels, on_demand=True)
