@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import Application, ApplicationItem, ApplicationTransition, FileAccess
-from tests.applications.helpers import PDF, PNG, Chat, payloads, text
-from tests.applications.test_chat_flow import submit_account_opening
+from tests.integration.applications.helpers import PDF, PNG, Chat, payloads, text
+from tests.integration.applications.test_chat_flow import submit_account_opening
 
 
 def test_customer_and_reviewer_through_the_whole_process(runtime, api, tokens):

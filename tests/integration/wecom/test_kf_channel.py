@@ -12,7 +12,7 @@ from bot.channels.wecom import NoServicerOnDuty, kv
 from handlers.messages import Reply
 from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem, utcnow
-from tests.wecom.wecom_sim import callback, kf_event_xml
+from tests.integration.wecom.wecom_sim import callback, kf_event_xml
 
 KF = "wkKF1"
 

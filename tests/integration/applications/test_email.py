@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 
 from domain import applications as apps
 from bot.app import Runtime
-from tests.applications.helpers import GOOD_ID, PNG, Chat
+from tests.integration.applications.helpers import GOOD_ID, PNG, Chat
 
 
 class Inbox:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from bot.app import Runtime
 from bot.config import Settings, load_settings
 from bot.web.app import create_app
-from tests.wecom.wecom_sim import AES_KEY, AGENT_ID, CORP_ID, KF_SECRET, SECRET, TOKEN, FakeWeCom
+from tests.integration.wecom.wecom_sim import AES_KEY, AGENT_ID, CORP_ID, KF_SECRET, SECRET, TOKEN, FakeWeCom
 
 
 @pytest.fixture

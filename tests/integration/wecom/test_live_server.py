@@ -11,8 +11,8 @@ import uvicorn
 
 from bot.app import Runtime
 from bot.web.app import create_app
-from tests.wecom.conftest import wecom_settings
-from tests.wecom.wecom_sim import callback, kf_event_xml, text_xml, verification_query
+from tests.integration.wecom.conftest import wecom_settings
+from tests.integration.wecom.wecom_sim import callback, kf_event_xml, text_xml, verification_query
 
 
 def free_port() -> int:

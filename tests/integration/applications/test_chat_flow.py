@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from domain.applications import REFERENCE
 from storage.models import Application, ApplicationItem, Conversation
-from tests.applications.helpers import GOOD_ID, PDF, PNG, Chat, payloads, text
+from tests.integration.applications.helpers import GOOD_ID, PDF, PNG, Chat, payloads, text
 
 
 def submit_account_opening(chat: Chat) -> tuple[str, str]:

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from domain import applications as apps
 from domain.catalogue import Calendar
 from storage.models import Application, Job
-from tests.applications.helpers import Chat
-from tests.applications.test_chat_flow import submit_account_opening
+from tests.integration.applications.helpers import Chat
+from tests.integration.applications.test_chat_flow import submit_account_opening
 
 CAL = Calendar(holidays=frozenset({date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 5), date(2026, 10, 6),
                                    date(2026, 10, 7)}),

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from bot.cli import main
-from tests.applications.helpers import GOOD_ID, Chat
-from tests.applications.test_chat_flow import submit_account_opening
+from tests.integration.applications.helpers import GOOD_ID, Chat
+from tests.integration.applications.test_chat_flow import submit_account_opening
 
 
 def test_cli_lists_shows_and_moves_applications(runtime, settings, monkeypatch, capsys):

@@ -12,8 +12,8 @@ import uvicorn
 from bot.app import Runtime
 from domain.staff import add_staff
 from bot.web.app import create_app
-from tests.applications.helpers import Chat
-from tests.applications.test_chat_flow import submit_account_opening
+from tests.integration.applications.helpers import Chat
+from tests.integration.applications.test_chat_flow import submit_account_opening
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

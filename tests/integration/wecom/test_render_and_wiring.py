@@ -8,7 +8,7 @@ from bot.channels.wecom import build_wecom_channels
 from bot.channels.wecom.channel import TEXT_LIMIT_BYTES, WeComKfChannel, render, split_text
 from bot.config import SettingsError, load_settings
 from handlers.messages import Button, FileRef, Reply
-from tests.wecom.wecom_sim import AES_KEY, CORP_ID, SECRET, TOKEN
+from tests.integration.wecom.wecom_sim import AES_KEY, CORP_ID, SECRET, TOKEN
 
 
 def test_split_keeps_every_piece_within_2048_bytes_and_loses_nothing():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import Customer
-from tests.applications.helpers import Chat, payloads
-from tests.applications.test_chat_flow import submit_account_opening
+from tests.integration.applications.helpers import Chat, payloads
+from tests.integration.applications.test_chat_flow import submit_account_opening
 
 
 def test_another_customer_cannot_see_it_even_with_the_number(runtime):

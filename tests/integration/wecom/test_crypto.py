@@ -5,7 +5,7 @@ import pytest
 from wechatpy.work.crypto import WeChatCrypto
 
 from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, CallbackCrypto, CallbackRejected
-from tests.wecom.wecom_sim import AES_KEY, CORP_ID, TOKEN, callback, text_xml, wecom_encrypt, wecom_sign
+from tests.integration.wecom.wecom_sim import AES_KEY, CORP_ID, TOKEN, callback, text_xml, wecom_encrypt, wecom_sign
 
 # The sample of WeCom's encryption documentation (加解密方案说明, also in its WXBizMsgCrypt samples).
 SAMPLE_TOKEN = "QDG6eK"

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from handlers.messages import Reply
 from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem
-from tests.wecom.wecom_sim import (AES_KEY, AGENT_ID, KF_SECRET, SECRET, TOKEN, callback, event_xml, kf_event_xml,
+from tests.integration.wecom.wecom_sim import (AES_KEY, AGENT_ID, KF_SECRET, SECRET, TOKEN, callback, event_xml, kf_event_xml,
                                    media_xml, text_xml, verification_query)
 
 
