@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Runtime
+from bot.engine import HandleResult
 from bot.config import Settings, load_settings
 from handlers.messages import Button, Incoming, IncomingFile, Reply
 from knowledge import Answer, Entry, Hit, answer_text
@@ -124,13 +125,19 @@ class Customer:
         self.user_id = self.user_id or self.chat_id
         self.replies: list[Reply] = []
 
-    def send(self, text: str = "", button: str | None = None, files: Sequence[IncomingFile] = (),
-             **fields: Any) -> list[Reply]:
-        """One message (text, a pressed button, files) handled by the engine; its replies."""
+    def handle(self, text: str = "", button: str | None = None, files: Sequence[IncomingFile] = (),
+               **fields: Any) -> HandleResult:
+        """One message (text, a pressed button, files) handled by the engine, as a channel hands it over."""
         incoming = Incoming(channel=self.channel, chat_id=self.chat_id, user_id=self.user_id, text=text,
                             button=button, files=list(files), **fields)
-        self.replies = self.runtime.engine.handle(incoming).replies
-        return self.replies
+        result = self.runtime.engine.handle(incoming)
+        self.replies = result.replies
+        return result
+
+    def send(self, text: str = "", button: str | None = None, files: Sequence[IncomingFile] = (),
+             **fields: Any) -> list[Reply]:
+        """One message handled by the engine; its replies."""
+        return self.handle(text, button, files, **fields).replies
 
     def say(self, text: str, **fields: Any) -> list[str]:
         """Send a text; the texts of the replies."""
@@ -175,9 +182,13 @@ class Customer:
                                          OutboxItem.id > after).order_by(OutboxItem.id))]
 
     def last_outbox_id(self) -> int:
-        """The newest queued message of any chat (0 when none): a mark for ``outbox_texts(after=...)``."""
-        with self.runtime.services.db.session() as s:
-            return s.scalar(select(OutboxItem.id).order_by(OutboxItem.id.desc()).limit(1)) or 0
+        return last_outbox_id(self.runtime)
+
+
+def last_outbox_id(runtime: Runtime) -> int:
+    """The newest queued message of any chat (0 when none): a mark for ``outbox_texts(after=...)``."""
+    with runtime.services.db.session() as s:
+        return s.scalar(select(OutboxItem.id).order_by(OutboxItem.id.desc()).limit(1)) or 0
 
 
 class TestBot(Customer):
@@ -200,6 +211,8 @@ class TestBot(Customer):
         self.runtime.services.db.dispose()
 
 
-def build_runtime(settings: Settings, knowledge: Any) -> Runtime:
-    """The real wiring with this knowledge (a ``StandInKnowledge``) and no platform channel."""
-    return Runtime.build(settings, channels={}, knowledge=knowledge)
+def build_runtime(settings: Settings, knowledge: StandInKnowledge | None = None) -> Runtime:
+    """The real wiring and no platform channel, with stand-in knowledge: the given one, or the
+    settings' knowledge folder (the shipped sample unless they say otherwise) matched as above."""
+    return Runtime.build(settings, channels={},
+                         knowledge=knowledge if knowledge is not None else StandInKnowledge.from_folder(settings.knowledge_dir))

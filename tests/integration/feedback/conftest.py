@@ -1,4 +1,4 @@
-"""Helpers for the ratings and complaints tests: talk to the engine as a customer."""
+"""Helpers for the ratings and complaints tests: talk to the engine as a customer (tests/testbot.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from bot.app import Runtime
 from domain.staff import add_staff
-from handlers.messages import Incoming, IncomingFile, Reply
-from storage.models import Conversation, OutboxItem, StaffUser
+from handlers.messages import IncomingFile, Reply
+from storage.models import Conversation, StaffUser
+from tests.testbot import Customer, last_outbox_id  # noqa: F401  (the feedback tests import it from here)
 
 #: A tiny valid PNG, accepted by the attachment store's content check.
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
@@ -25,9 +26,7 @@ def say(runtime: Runtime) -> Callable[[str], Say]:
     def customer(name: str) -> Say:
         def send(text: str = "", button: str | None = None, png: bool = False) -> list[Reply]:
             files = [IncomingFile(data=PNG, name="evidence.png")] if png else []
-            result = runtime.engine.handle(Incoming(channel="web", chat_id=f"chat-{name}", user_id=f"user-{name}",
-                                                    text=text, button=button, files=files))
-            return result.replies
+            return customer_of(runtime, name).send(text, button, files)
 
         return send
 
@@ -42,16 +41,13 @@ def texts(replies: list[Reply]) -> str:
     return "\n".join(r.text for r in replies)
 
 
+def customer_of(runtime: Runtime, name: str) -> Customer:
+    """The TestBot's ``Customer`` for one named customer of these tests."""
+    return Customer(runtime, f"chat-{name}", f"user-{name}")
+
+
 def outbox_texts(runtime: Runtime, name: str, after: int = 0) -> list[str]:
-    with runtime.services.db.session() as s:
-        return [i.payload["text"] for i in s.scalars(
-            select(OutboxItem).where(OutboxItem.chat_id == f"chat-{name}", OutboxItem.id > after)
-            .order_by(OutboxItem.id))]
-
-
-def last_outbox_id(runtime: Runtime) -> int:
-    with runtime.services.db.session() as s:
-        return s.scalar(select(OutboxItem.id).order_by(OutboxItem.id.desc()).limit(1)) or 0
+    return customer_of(runtime, name).outbox_texts(after)
 
 
 def conversation_of(runtime: Runtime, name: str) -> int:

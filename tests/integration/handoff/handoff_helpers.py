@@ -6,14 +6,15 @@ from functools import lru_cache
 from bot.app import Runtime
 from domain.staff import hash_password
 from bot.config import Settings
-from handlers.messages import Incoming
+from bot.engine import HandleResult
 from storage.models import StaffUser
+from tests.testbot import Customer, build_runtime
 
 
 def make_runtime(settings: Settings, **overrides: object) -> Runtime:
-    """Staff always at work unless the test says otherwise."""
+    """Staff always at work unless the test says otherwise; stand-in knowledge (tests/testbot.py)."""
     values = {"handoff_hours": "always", **overrides}
-    return Runtime.build(settings.model_copy(update=values), channels={})
+    return build_runtime(settings.model_copy(update=values))
 
 
 PASSWORD = "password-123"
@@ -34,5 +35,6 @@ def staff(runtime: Runtime, username: str, role: str = "agent", on_duty: bool = 
         return user
 
 
-def say(runtime: Runtime, text: str = "", chat: str = "c1", **kw: object):
-    return runtime.engine.handle(Incoming(channel="web", chat_id=chat, user_id=chat, text=text, **kw))
+def say(runtime: Runtime, text: str = "", chat: str = "c1", **kw: object) -> HandleResult:
+    """One message from customer ``chat`` (the TestBot's ``Customer``), the engine's whole result."""
+    return Customer(runtime, chat).handle(text, **kw)
