@@ -24,8 +24,18 @@ from storage.db import Database
 from storage.models import Base
 from tests.testbot import build_runtime
 
+#: Fixtures that build the full runtime with the real knowledge: the platform suites, end to end.
+REAL_MODEL_FIXTURES = {"tg", "tg_polling", "make_bot"}
+
 POSTGRES_ADMIN_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SKIP_POSTGRES = os.environ.get("BOT_TEST_SKIP_POSTGRES") == "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on a fixture that loads the real embedding models is ``slow``, like those marked by hand."""
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

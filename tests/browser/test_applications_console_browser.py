@@ -15,7 +15,7 @@ from bot.web.app import create_app
 from tests.integration.applications.helpers import Chat
 from tests.integration.applications.test_chat_flow import submit_account_opening
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: the full runtime, real embedding models
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

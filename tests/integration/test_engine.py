@@ -1,6 +1,7 @@
 """The engine end to end over real storage, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers.messages import Incoming, Reply
@@ -77,6 +78,7 @@ def test_bad_input_never_raises(runtime):
     assert "只读取了前" in long[0].text
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_state_survives_a_restart(settings):
     from bot.app import Runtime
 

@@ -7,13 +7,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot.app import Runtime
 from storage.attachments import AttachmentRejected, AttachmentStore, sniff_mime
 from bot.channels.terminal import TerminalChat
 from bot.cli import main
 from bot.config import SettingsError, load_settings
 from bot.web.app import create_app
 from storage.models import ApiToken, Attachment, StaffUser
+from tests.testbot import build_runtime
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
@@ -53,7 +53,7 @@ def test_attachment_type_is_judged_by_content(runtime):
 
 def test_terminal_chat_numbers_pick_buttons(sqlite_settings):
     out = io.StringIO()
-    chat = TerminalChat(Runtime.build(sqlite_settings, channels={}), chat_id="t1", out=out)
+    chat = TerminalChat(build_runtime(sqlite_settings), chat_id="t1", out=out)
     chat.run(io.StringIO("English\n2\n/quit\n"))
     text = out.getvalue()
     assert "[1] " in text and "Switched to English." in text
@@ -70,7 +70,7 @@ def test_staff_add_and_api_token_then_bearer_check(sqlite_settings, monkeypatch,
     agent_token = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["api-token", "create", "ops", "--role", "supervisor"]) == 0
     supervisor_token = capsys.readouterr().out.strip().splitlines()[-1]
-    runtime = Runtime.build(sqlite_settings, channels={})
+    runtime = build_runtime(sqlite_settings)
     with runtime.services.db.session() as s:
         assert s.scalars(select(StaffUser)).one().password_hash.startswith("$argon2")
         assert supervisor_token not in {t.token_hash for t in s.scalars(select(ApiToken))}

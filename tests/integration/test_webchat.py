@@ -11,6 +11,8 @@ from handlers.notices.delivery import notify_customer
 from bot.web.app import create_app
 from storage.models import Customer
 
+pytestmark = pytest.mark.slow  # the full runtime over HTTP: the real embedding models
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

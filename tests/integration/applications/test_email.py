@@ -34,6 +34,7 @@ def smtp():
     controller.stop()
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_customer_with_an_email_gets_each_notice_by_email(settings, smtp):
     inbox, port = smtp
     configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,

@@ -69,6 +69,7 @@ def test_set_webhook_command_explains_failures(served, sqlite_settings, capsys):
     assert api.webhook == {}
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 async def test_default_transport_sends_downloads_and_maps_errors(served, sqlite_settings):
     api, base_url = served
     settings = operator_settings(sqlite_settings, base_url, telegram_mode="webhook")
@@ -105,6 +106,7 @@ async def test_default_transport_sends_downloads_and_maps_errors(served, sqlite_
         services.db.dispose()
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 async def test_unreachable_api_is_a_temporary_failure(sqlite_settings):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -123,6 +125,7 @@ async def test_unreachable_api_is_a_temporary_failure(sqlite_settings):
         services.db.dispose()
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_channels_follow_the_mode(sqlite_settings):
     services = build_services(sqlite_settings)
     base = {"telegram_token": SecretStr(TOKEN), "telegram_webhook_secret": SecretStr(SECRET)}
@@ -160,6 +163,7 @@ def test_file_url_is_derived_from_the_base_url():
     assert own.effective_telegram_base_file_url == "https://files.example/file/bot"
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 async def test_running_server_answers_in_polling_mode(served, sqlite_settings):
     """Everything started as ``serve`` starts it: polling loop, inbox worker, outbox sender."""
     api, base_url = served

@@ -171,6 +171,7 @@ async def test_photo_download_failure_is_retried_by_the_inbox(tg):
     assert tg.api.texts()[0] == t("attachment.received", "zh", name=f"photo_{update['message']['message_id']}.jpg")
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_channel_refuses_to_start_without_a_token(sqlite_settings):
     from bot.app import build_services
 

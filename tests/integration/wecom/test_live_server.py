@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+import pytest
 import uvicorn
 
 from bot.app import Runtime
@@ -31,6 +32,7 @@ def wait_for(condition, seconds: float = 15.0) -> bool:  # noqa: ANN001
     return False
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_live_server_answers_app_and_kf_messages(tmp_path, database_url, fake):
     runtime = Runtime.build(wecom_settings(tmp_path, database_url, fake))
     port = free_port()

@@ -50,6 +50,7 @@ def settings(tmp_path, **overrides):  # noqa: ANN001, ANN201
     return load_settings(**values)
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_modes_choose_the_channels(tmp_path):
     s = settings(tmp_path)
     services = build_services(s)
@@ -64,6 +65,7 @@ def test_modes_choose_the_channels(tmp_path):
     services.db.dispose()
 
 
+@pytest.mark.slow  # builds the full runtime: the real embedding models
 def test_missing_or_wrong_settings_are_named(tmp_path):
     s = settings(tmp_path, wecom_agent_id=None, wecom_token=None)
     services = build_services(s)
