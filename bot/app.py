@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.channels.base import Channel
 from bot.channels.registry import build_channels
@@ -24,20 +25,25 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, migrate: bool = True) -> Services:
+def build_services(settings: Settings, migrate: bool = True, knowledge: Any = None) -> Services:
+    """The services for these settings; ``knowledge`` replaces the settings' knowledge runtime
+    (tests hand in a small stand-in so no embedding model loads)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     if migrate:
         db.upgrade()
-    from knowledge.runtime import from_settings
 
+    if knowledge is None:
+        from knowledge.runtime import from_settings  # faiss and the models load only here
+
+        knowledge = from_settings(settings)
     services = Services(
         settings=settings,
         db=db,
         attachments=AttachmentStore(settings.data_dir / "attachments", settings.max_upload_bytes),
         events=EventBus(),
         catalogue=ServiceCatalog(settings.knowledge_dir / "services", settings.max_upload_bytes / (1024 * 1024)),
-        knowledge=from_settings(settings),
+        knowledge=knowledge,
         faq_suggestions=next_suggestions,
     )
     services.events = build_bus(services)
@@ -77,10 +83,10 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
-              kinds: list[str] | None = None) -> "Runtime":
+              kinds: list[str] | None = None, knowledge: Any = None) -> "Runtime":
         """Wire everything from the settings (or the channel ``kinds`` named, e.g. the terminal);
-        tests pass their own (fake-backed) channels."""
-        services = build_services(settings)
+        tests pass their own (fake-backed) channels and knowledge."""
+        services = build_services(settings, knowledge=knowledge)
         engine = Engine(services, all_handlers())
         if channels is None:
             channels = build_channels(settings, services, kinds)

@@ -3,7 +3,20 @@
 The bot uses `KnowledgeRuntime`; `python -m bot kb ...` (knowledge/cli.py)
 checks, imports, exports and evaluates knowledge folders.
 """
-from .runtime import Answer, Hit, KnowledgeRuntime, answer_text
+from typing import Any
+
+from .answers import Answer, Hit, answer_text
 from .schema import Entry, FollowUp, Problem
+
+
+def __getattr__(name: str) -> Any:
+    """`KnowledgeRuntime` on first use: it pulls in faiss and the embedding models, which the
+    schema and answer types (read by the domain and by tests) do not need."""
+    if name == "KnowledgeRuntime":
+        from .runtime import KnowledgeRuntime
+
+        return KnowledgeRuntime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Answer", "Entry", "FollowUp", "Hit", "KnowledgeRuntime", "Problem", "answer_text"]

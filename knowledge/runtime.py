@@ -11,9 +11,10 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .answers import Answer, Hit, answer_text
 from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
 from .index import Encoders, KnowledgeIndex, Params
@@ -24,30 +25,6 @@ from .schema import Entry, Problem
 log = logging.getLogger(__name__)
 
 _CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
-
-
-@dataclass(frozen=True)
-class Hit:
-    entry_id: str
-    score: float
-    question: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    decision: str  # "answer" | "suggest" | "decline"
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)
-    suggestions: list[Hit] = field(default_factory=list)  # what "did you mean" offers
-
-    @property
-    def top(self) -> Hit | None:
-        return self.hits[0] if self.hits else None
-
-
-def answer_text(entry: Entry, lang: str | None) -> str:
-    """The answer in the customer's language where the entry has it, else in the entry's language."""
-    return entry.answer_in(lang)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
 
+Dialogs talk to the bot through tests/testbot.py (``TestBot``, ``Customer``); the ``runtime`` here
+is wired the same way, with stand-in knowledge unless the test is marked ``slow``.
+
 PostgreSQL is the server at 127.0.0.1:5432 (override with BOT_TEST_POSTGRES_URL).
 Each pytest process works in its own database, created here and dropped at the end,
 so parallel runs never see each other's rows. If the server cannot be reached the
@@ -19,9 +22,20 @@ from bot.app import Runtime
 from bot.config import Settings, load_settings
 from storage.db import Database
 from storage.models import Base
+from tests.testbot import build_runtime
+
+#: Fixtures that build the full runtime with the real knowledge: the platform suites, end to end.
+REAL_MODEL_FIXTURES = {"tg", "tg_polling", "make_bot"}
 
 POSTGRES_ADMIN_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SKIP_POSTGRES = os.environ.get("BOT_TEST_SKIP_POSTGRES") == "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on a fixture that loads the real embedding models is ``slow``, like those marked by hand."""
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +95,12 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.build(settings, channels={})
+def runtime(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Runtime]:
+    """The real wiring on each database. Its knowledge is the sample folder through the TestBot's
+    stand-in (a phrasing answers its entry exactly), or the real models for a test marked ``slow``."""
+    if request.node.get_closest_marker("slow"):
+        rt = Runtime.build(settings, channels={})
+    else:
+        rt = build_runtime(settings)
     yield rt
     rt.services.db.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from fastapi.testclient import TestClient
 
@@ -12,12 +11,15 @@ from bot.app import Runtime
 from domain.staff import add_staff
 from bot.config import Settings
 from bot.web.app import create_app
+from knowledge import Answer, Hit  # noqa: F401  (re-exported: the console tests build stand-in answers with them)
+from tests.testbot import build_runtime
 
 
 @contextmanager
 def console_app(settings: Settings, accounts: list[tuple[str, str, str, str]]) -> Iterator[tuple[Runtime, TestClient]]:
-    """A runtime with these staff accounts (username, password, role, display name) and a client of its app."""
-    runtime = Runtime.build(settings, channels={})
+    """A runtime (stand-in knowledge) with these staff accounts (username, password, role, display name)
+    and a client of its app."""
+    runtime = build_runtime(settings)
     with runtime.services.db.session() as s:
         for username, password, role, display_name in accounts:
             add_staff(s, username, password, role, display_name)
@@ -36,19 +38,3 @@ def console_login(client, username: str, password: str, next_page: str = "/conso
     return client.post("/console/login", data={"username": username, "password": password,
                                                "csrf_token": csrf_of(page.text), "next": next_page},
                        follow_redirects=False)
-
-
-@dataclass
-class Hit:
-    entry_id: str
-    score: float
-    question: str
-
-
-@dataclass
-class Answer:
-    """The shape of KnowledgeRuntime.ask's answer, for stand-in knowledge on the console pages."""
-
-    decision: str
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)

@@ -87,8 +87,8 @@ def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Runti
     """(base URL, runtime) of a live server: staff at work round the clock, one account per role
     (password ``password-123``), and sample knowledge."""
     runtime = Runtime.build(sqlite_settings.model_copy(update={"handoff_hours": "always",
-                                                               "knowledge_dir": tmp_path / "kb"}), channels={})
-    runtime.services.knowledge = SampleKnowledge()
+                                                               "knowledge_dir": tmp_path / "kb"}), channels={},
+                            knowledge=SampleKnowledge())
     hashed = hash_password("password-123")
     with runtime.services.db.session() as s:
         for username, role, on_duty in ACCOUNTS:
