@@ -1,7 +1,7 @@
 """The engine: one incoming message in, replies stored in the outbox, in one transaction.
 
     Incoming -> drop repeats -> lock the conversation -> record the message
-      -> human mode? stop (staff answer) -> route to a handler
+      -> a channel's notice? answer it -> human mode? stop (staff answer) -> route to a handler
       -> transcript + outbox in the same transaction -> wake the sender
 """
 from __future__ import annotations
@@ -11,8 +11,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.attachments import AttachmentRejected
@@ -62,18 +60,12 @@ class Engine:
         """Handle a message from a channel that answers synchronously (web chat, terminal)."""
         with self.services.db.session() as session:
             if incoming.delivery_key:
-                try:
-                    with session.begin_nested():
-                        session.add(
-                            InboxItem(
-                                channel=incoming.channel,
-                                delivery_key=incoming.delivery_key,
-                                chat_id=incoming.chat_id,
-                                status="done",
-                                processed_at=utcnow(),
-                            )
-                        )
-                except IntegrityError:
+                recorded = repositories.insert_ignore(session, InboxItem, {
+                    "channel": incoming.channel, "delivery_key": incoming.delivery_key,
+                    "chat_id": incoming.chat_id, "payload": {}, "status": "done", "attempts": 0,
+                    "next_attempt_at": utcnow(), "created_at": utcnow(), "processed_at": utcnow(),
+                }, ["channel", "delivery_key"], returning=InboxItem.id)
+                if recorded is None:
                     log.info("duplicate delivery dropped channel=%s key=%s", incoming.channel, incoming.delivery_key)
                     return HandleResult(duplicate=True)
             result = self._process(session, incoming)
