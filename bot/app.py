@@ -54,7 +54,6 @@ def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
     from domain import complaints, handoff, ratings
     from domain.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
-    from bot.channels.wecom.transfer import TRANSFER_JOB, run_kf_transfer
     from bot.email import send_email_job
     from handlers.notices.delivery import EMAIL_JOB
 
@@ -65,7 +64,6 @@ def job_functions() -> dict[str, JobFunction]:
         DEADLINE_JOB: deadline_job,
         DRAFT_EXPIRY_JOB: draft_expiry_job,
         handoff.IDLE_JOB: handoff.run_idle,
-        TRANSFER_JOB: run_kf_transfer,
         KV_PURGE_JOB: purge_expired_kv,
     }
 
@@ -93,7 +91,10 @@ class Runtime:
         runtime = cls(services, engine, channels)
         runtime.outbox = OutboxSender(services.db, channels, settings.outbox_max_attempts, settings.outbox_poll_seconds)
         runtime.inbox = InboxWorker(services.db, engine, channels, settings.outbox_poll_seconds)
-        runtime.jobs = JobRunner(services, job_functions(), settings.jobs_poll_seconds)
+        functions = job_functions()
+        for channel in channels.values():
+            functions.update(channel.job_functions())
+        runtime.jobs = JobRunner(services, functions, settings.jobs_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
         services.wake_inbox = runtime.inbox.wake
         return runtime

@@ -36,5 +36,3 @@ class Services:
     wake_inbox: Callable[[], None] = lambda: None
     #: Channel name -> its platform's handoff session sync (WeCom kf); none unless a channel sets one.
     platform_transfers: dict[str, PlatformTransfer] = field(default_factory=dict)
-    #: Feature-owned objects (notifiers, catalogues) keyed by feature name.
-    extras: dict[str, Any] = field(default_factory=dict)

@@ -5,6 +5,8 @@ objects back. It knows no business rule: the engine and handlers decide.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -33,6 +35,10 @@ class DeferredSendError(SendError):
     customer's next message, which resets the wait."""
 
 
+if TYPE_CHECKING:
+    from bot.jobs import JobFunction
+
+
 class Channel(ABC):
     """A platform adapter."""
 
@@ -55,6 +61,10 @@ class Channel(ABC):
     async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
         """Turn a recorded delivery (the inbox row's payload) into messages for the engine."""
         raise NotImplementedError(f"{type(self).__name__} receives synchronously and records no deliveries")
+
+    def job_functions(self) -> dict[str, "JobFunction"]:
+        """Timed work this channel does (kind -> function), run by the job runner like the features'."""
+        return {}
 
     async def start(self) -> None:
         """Begin receiving (polling loops); called once when the server starts."""

@@ -8,9 +8,9 @@ from bot.channels.base import Channel
 from bot.channels.registry import ChannelKind
 from bot.channels.wecom.api import WeComApi, WeComError
 from bot.channels.wecom.callback import callback_router
-from bot.channels.wecom.channel import NoServicerOnDuty, WeComAppChannel, WeComKfChannel
+from bot.channels.wecom.api import NoServicerOnDuty
+from bot.channels.wecom.channel import WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import CallbackCrypto
-from bot.channels.wecom.transfer import schedule_kf_transfer
 from bot.config import Settings, SettingsError
 from handlers.services import Services
 
@@ -26,8 +26,8 @@ def wecom_configured(settings: Settings) -> bool:
 def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Channel]:
     """The WeCom channels of ``BOT_WECOM_MODE``; the first one carries the shared callback router.
 
-    The kf channel is also put in ``services.extras["wecom_kf"]``, and its session transfer in the
-    handoff's ``PLATFORM_TRANSFERS``, so a handoff moves the kf session to WeCom's queue.
+    The kf channel's session transfer goes into ``services.platform_transfers``, so a handoff
+    moves the kf session to WeCom's queue (a job the kf channel runs, see transfer.py).
     """
     db = services.db
     missing = [name for name, value in (
@@ -55,8 +55,7 @@ def build_wecom_channels(settings: Settings, services: Services) -> dict[str, Ch
         secret = (settings.wecom_kf_secret or settings.wecom_secret).get_secret_value()  # type: ignore[union-attr]
         kf = WeComKfChannel(settings, db, WeComApi(corp_id, secret, settings.wecom_base_url, db),
                             settings.wecom_kf_open_kfid)
-        services.extras["wecom_kf"] = kf
-        services.platform_transfers["wecom_kf"] = schedule_kf_transfer
+        services.platform_transfers["wecom_kf"] = kf.session_transfer
     channels: dict[str, WeComAppChannel | WeComKfChannel] = {c.name: c for c in (app, kf) if c is not None}
     next(iter(channels.values())).router = callback_router(crypto, db, app, kf)
     return dict(channels)

@@ -57,6 +57,10 @@ def describe(errcode: int | None) -> str:
     return f"{errcode} ({MEANINGS.get(errcode, 'see WeCom global error codes')})"
 
 
+class NoServicerOnDuty(Exception):
+    """kf/service_state/trans answered 95014: the servicer is not a receptionist on duty."""
+
+
 class WeComError(Exception):
     """A failed WeCom call. ``errcode`` is None when WeCom could not be reached or answered HTTP errors."""
 

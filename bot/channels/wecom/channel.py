@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from abc import abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -21,13 +21,17 @@ from sqlalchemy import select
 from bot.channels import kv, toolkit
 from bot.channels.base import Channel, DeferredSendError, PermanentSendError, TemporarySendError
 from bot.channels.toolkit import NumberedButtons, SentParts
-from bot.channels.wecom.api import WeComApi, WeComError
+from bot.channels.wecom.api import NoServicerOnDuty, WeComApi, WeComError
+from bot.channels.wecom.transfer import TRANSFER_JOB, KfSessionTransfer
 from bot.config import Settings
 from handlers.i18n import t
 from storage.inbox import accept
 from handlers.messages import Incoming, IncomingFile, Reply
 from storage.db import Database
 from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from bot.jobs import JobFunction
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +183,6 @@ class WeComAppChannel(_WeComChannel):
         return await asyncio.to_thread(self.parse_sync, payload)
 
 
-class NoServicerOnDuty(Exception):
-    """kf/service_state/trans answered 95014: the servicer is not a receptionist on duty."""
-
-
 class WeComKfChannel(_WeComChannel):
     """微信客服: the callback only says "there is news"; messages come from ``kf/sync_msg``.
 
@@ -194,6 +194,11 @@ class WeComKfChannel(_WeComChannel):
     def __init__(self, settings: Settings, db: Database, api: WeComApi, open_kfid: str | None = None) -> None:
         super().__init__(settings, db, api)
         self.open_kfid = open_kfid
+        #: The handoff's port for this channel: a waiting handoff moves the session to WeCom's queue.
+        self.session_transfer = KfSessionTransfer(self)
+
+    def job_functions(self) -> dict[str, "JobFunction"]:
+        return {TRANSFER_JOB: self.session_transfer.run_job}
 
     # -- receiving ------------------------------------------------------------------------------
 

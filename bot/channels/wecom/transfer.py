@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.channels.wecom.channel import NoServicerOnDuty
+from bot.channels.wecom.api import NoServicerOnDuty
 from storage.jobs import schedule
 from storage.models import Conversation, Job, utcnow
 
@@ -28,27 +28,34 @@ TRANSFER_JOB = "wecom_kf.transfer"
 NOTICE_GRACE = timedelta(seconds=10)
 
 
-def schedule_kf_transfer(session: Session, conversation: Conversation, handoff: object) -> None:
-    """``handoff.PLATFORM_TRANSFERS`` entry for ``wecom_kf``: queue the WeCom transfer of a waiting handoff."""
-    if getattr(handoff, "status", None) != "waiting":
-        return
-    schedule(session, TRANSFER_JOB, utcnow() + NOTICE_GRACE, {"chat_id": conversation.chat_id,
-                                                              "conversation_id": conversation.id},
-             dedupe_key=f"{TRANSFER_JOB}:{getattr(handoff, 'id')}")
+class KfSessions(Protocol):
+    """What the transfer needs of the kf channel."""
+
+    def handoff_to_person_sync(self, chat_id: str) -> object: ...
 
 
-def run_kf_transfer(session: Session, job: Job, services: "Services") -> None:
-    """Job: move the kf session into WeCom's queue; with nobody on duty there, the console's queue serves."""
-    channel = services.extras.get("wecom_kf")
-    if channel is None:
-        log.warning("job %s: the WeCom kf channel is not configured; transfer skipped", job.id)
-        return
-    chat_id = job.payload["chat_id"]
-    session.commit()  # the WeCom client reads its shared access token from the database
-    try:
-        channel.handoff_to_person_sync(chat_id)
-    except NoServicerOnDuty:
-        log.warning("conversation=%s: no WeCom kf servicer on duty; the console queue keeps it",
-                    job.payload.get("conversation_id"))
-        return
-    log.info("conversation=%s: kf session moved to WeCom's queue", job.payload.get("conversation_id"))
+class KfSessionTransfer:
+    """The handoff's platform transfer for ``wecom_kf`` (``Services.platform_transfers``): queue the
+    WeCom transfer of a waiting handoff as a job, and run that job through the worker's kf channel."""
+
+    def __init__(self, channel: KfSessions) -> None:
+        self.channel = channel
+
+    def __call__(self, session: Session, conversation: Conversation, handoff: object) -> None:
+        if getattr(handoff, "status", None) != "waiting":
+            return
+        schedule(session, TRANSFER_JOB, utcnow() + NOTICE_GRACE, {"chat_id": conversation.chat_id,
+                                                                  "conversation_id": conversation.id},
+                 dedupe_key=f"{TRANSFER_JOB}:{getattr(handoff, 'id')}")
+
+    def run_job(self, session: Session, job: Job, services: "Services") -> None:
+        """Job: move the kf session into WeCom's queue; with nobody on duty there, the console's queue serves."""
+        chat_id = job.payload["chat_id"]
+        session.commit()  # the WeCom client reads its shared access token from the database
+        try:
+            self.channel.handoff_to_person_sync(chat_id)
+        except NoServicerOnDuty:
+            log.warning("conversation=%s: no WeCom kf servicer on duty; the console queue keeps it",
+                        job.payload.get("conversation_id"))
+            return
+        log.info("conversation=%s: kf session moved to WeCom's queue", job.payload.get("conversation_id"))

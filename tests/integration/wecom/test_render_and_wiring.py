@@ -59,7 +59,7 @@ def test_modes_choose_the_channels(tmp_path):
     both = build_channels(settings(tmp_path, wecom_mode="both"), services)
     assert list(both) == ["wecom", "wecom_kf"]
     assert both["wecom"].router is not None and both["wecom_kf"].router is None  # one shared URL
-    assert services.extras["wecom_kf"] is both["wecom_kf"]  # where the handoff feature finds it
+    assert services.platform_transfers["wecom_kf"].channel is both["wecom_kf"]  # where the handoff finds it
     assert build_channels(settings(tmp_path, wecom_mode="off"), services) == {}
     assert build_channels(settings(tmp_path, wecom_corp_id=None), services) == {}
     services.db.dispose()
