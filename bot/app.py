@@ -52,9 +52,9 @@ def build_services(settings: Settings, migrate: bool = True, knowledge: Any = No
 
 def job_functions() -> dict[str, JobFunction]:
     """Every kind of timed job the features define."""
+    from bot.email import send_email_job
     from domain import complaints, handoff, ratings
     from domain.applications import DEADLINE_JOB, DRAFT_EXPIRY_JOB, deadline_job, draft_expiry_job
-    from bot.email import send_email_job
     from handlers.notices.delivery import EMAIL_JOB
 
     return {

@@ -114,9 +114,9 @@ def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _application_list(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import applications as apps
     from bot.app import build_services
     from bot.web.api_applications import search, summary
+    from domain import applications as apps
 
     services = build_services(settings)
     with services.db.session() as session:
@@ -132,9 +132,9 @@ def _application_list(settings: Settings, args: argparse.Namespace) -> int:
 def _application_show(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from domain import applications as apps
     from bot.app import build_services
     from bot.web.api_applications import detail
+    from domain import applications as apps
 
     services = build_services(settings)
     with services.db.session() as session:
@@ -148,8 +148,8 @@ def _application_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _application_transition(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import applications as apps
     from bot.app import build_services
+    from domain import applications as apps
 
     services = build_services(settings)
     actor = apps.Actor("staff", f"cli:{args.by or getpass.getuser()}")

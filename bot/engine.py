@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from storage.attachments import AttachmentRejected
-from handlers.i18n import detect_language
-from handlers.messages import Incoming, Reply
-from storage.outbox import enqueue, wake_chat
-from handlers.services import Services
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import customer_wrote
+from handlers.i18n import detect_language
+from handlers.messages import Incoming, Reply
+from handlers.services import Services
 from storage import repositories
+from storage.attachments import AttachmentRejected
 from storage.models import Conversation, InboxItem, Message, utcnow
+from storage.outbox import enqueue, wake_chat
 
 log = logging.getLogger(__name__)
 

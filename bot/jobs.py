@@ -11,15 +11,15 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.workers import PollingWorker
 from handlers.services import Services
-from storage.models import Job, utcnow
 from storage.db import Database
+from storage.models import Job, utcnow
 from storage.repositories import KeyValueStore, insert_ignore, lock_for_update
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from sqlalchemy import update
 
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
 from bot.channels.toolkit import SentParts
-from handlers.messages import Reply
 from bot.workers import PollingWorker, claim_in_chat_order
+from handlers.messages import Reply
 from storage.models import OutboxItem, utcnow
 from storage.outbox import LEASE, parts_sent, record_parts_sent
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 from domain import applications as apps
+from domain.catalogue import FILE_KINDS, Material, Service
+from handlers.base import Context, Handler, menu_buttons
 from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
-from handlers.base import Context, Handler, menu_buttons
-from domain.catalogue import FILE_KINDS, Material, Service
 from storage.models import Application, Attachment
 
 COLLECT, CONFIRM, CHOOSE, FIX = "application:collect", "application:confirm", "application:choose", "application:fix"

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain import applications, complaints
-from handlers.i18n import t
-from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import request_handoff
+from handlers.i18n import t
+from handlers.messages import Button, Reply
 from storage.models import Complaint, ComplaintEvent, Customer
 
 #: "I want to complain" said outright: starts a complaint whatever follows.

@@ -9,11 +9,11 @@ to the customer who asked.
 """
 from __future__ import annotations
 
-from handlers.i18n import detect_language
-from handlers.messages import Button, Reply
 from handlers.base import Context, Handler
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
+from handlers.i18n import detect_language
+from handlers.messages import Button, Reply
 from storage.models import KnowledgeQuestion
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.messages import Button, Reply
 from handlers.base import Context, Handler, menu_buttons
+from handlers.messages import Button, Reply
 
 _TO_EN = {"english", "/lang en", "switch to english", "英文", "英语"}
 _TO_ZH = {"中文", "/lang zh", "切换中文", "chinese", "简体中文"}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.messages import Reply
 from handlers.base import Context, Handler, menu_buttons
+from handlers.messages import Reply
 
 _COMMAND = re.compile(r"^/(start|menu|help)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 _WORDS = {

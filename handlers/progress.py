@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from domain import applications as apps
+from handlers.base import Context, Handler, menu_buttons
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
-from handlers.base import Context, Handler, menu_buttons
-from storage.outbox import enqueue
 from storage.models import Application, ApplicationExtension, ApplicationTransition, utcnow
+from storage.outbox import enqueue
 from storage.repositories import KeyValueStore
 
 VERIFY = "progress:verify"

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from fastapi.testclient import TestClient
 
 from bot.app import Runtime
-from domain.staff import add_staff
 from bot.config import Settings
 from bot.web.app import create_app
+from domain.staff import add_staff
 from knowledge import Answer, Hit  # noqa: F401  (re-exported: the console tests build stand-in answers with them)
 from tests.testbot import build_runtime
 

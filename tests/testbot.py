@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.engine import HandleResult
 from bot.config import Settings, load_settings
+from bot.engine import HandleResult
 from handlers.messages import Button, Incoming, IncomingFile, Reply
 from knowledge import Answer, Entry, Hit, answer_text
 from knowledge.loader import load

@@ -5,10 +5,8 @@ objects back. It knows no business rule: the engine and handlers decide.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.channels.toolkit import SentParts
 from handlers.messages import Incoming, Reply

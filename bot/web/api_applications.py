@@ -17,14 +17,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import applications as apps
-from domain.customers import mask
 from bot.auth import DB_SESSION, Principal, require_role
+from domain import applications as apps
+from domain.catalogue import Service
+from domain.customers import mask
 from domain.staff import has_role
 from handlers.services import Services
-from domain.catalogue import Service
 from storage.models import (
-    Application, ApplicationExtension, ApplicationItem, ApplicationTransition, Attachment, Customer, FileAccess,
+    Application,
+    ApplicationExtension,
+    ApplicationItem,
+    ApplicationTransition,
+    Attachment,
+    Customer,
+    FileAccess,
     utcnow,
 )
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import complaints, ratings
 from bot.auth import DB_SESSION, Principal, require_role
+from domain import complaints, ratings
 from storage.models import Complaint, ComplaintEvent, Rating, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])

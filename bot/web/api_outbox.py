@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
-from storage.outbox import retry_failed
 from storage.models import OutboxItem
+from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 

@@ -15,11 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Runtime
 from bot.web import api_applications, api_outbox, webchat
-from bot.web.console import applications as console_applications, pages as console_pages
-from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
-from bot.web.console.security import LoginRequired
 from bot.web.api_feedback import router as feedback_api_router
+from bot.web.console import applications as console_applications
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
+from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
+from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
 
 WEB_DIR = Path(__file__).parent

@@ -21,20 +21,42 @@ from __future__ import annotations
 from domain.applications.changes import extend, resubmit, submit, transition
 from domain.applications.deadlines import DEADLINE_JOB, add_working_days, deadline_job, end_of_day, local_date
 from domain.applications.drafts import (
-    DRAFT_EXPIRY_JOB, DRAFT_KEEP, discard_draft, draft_expiry_job, new_draft, open_draft,
+    DRAFT_EXPIRY_JOB,
+    DRAFT_KEEP,
+    discard_draft,
+    draft_expiry_job,
+    new_draft,
+    open_draft,
 )
 from domain.applications.events import (
-    ApplicationCompleted, ApplicationCorrectionRequested, ApplicationEvent, ApplicationExtended,
-    ApplicationStageChanged, ApplicationSubmitted, StageEvent,
+    ApplicationCompleted,
+    ApplicationCorrectionRequested,
+    ApplicationEvent,
+    ApplicationExtended,
+    ApplicationStageChanged,
+    ApplicationSubmitted,
+    StageEvent,
 )
 from domain.applications.figures import stats
 from domain.applications.materials import check_file, check_item, items_of, problems, put_item, record_file_access
 from domain.applications.references import (
-    REFERENCE, LinkCode, by_reference, check_code_hash, customer_applications, issue_code_to_owner, owned_by,
+    REFERENCE,
+    LinkCode,
+    by_reference,
+    check_code_hash,
+    customer_applications,
+    issue_code_to_owner,
+    owned_by,
     verify_and_link,
 )
 from domain.applications.stages import (
-    OPEN_STAGES, STAGES, TABLE, TERMINAL, allowed_next, check_move, customer_may_withdraw,
+    OPEN_STAGES,
+    STAGES,
+    TABLE,
+    TERMINAL,
+    allowed_next,
+    check_move,
+    customer_may_withdraw,
 )
 from domain.transitions import SYSTEM, Actor, DomainError, IllegalTransition, InvalidRequest
 

@@ -13,8 +13,12 @@ from sqlalchemy.orm import Session
 
 from domain.applications.deadlines import add_working_days, local_date, pause_clock, set_due, start_clock, stop_clock
 from domain.applications.events import (
-    ApplicationCompleted, ApplicationCorrectionRequested, ApplicationExtended, ApplicationStageChanged,
-    ApplicationSubmitted, StageEvent,
+    ApplicationCompleted,
+    ApplicationCorrectionRequested,
+    ApplicationExtended,
+    ApplicationStageChanged,
+    ApplicationSubmitted,
+    StageEvent,
 )
 from domain.applications.materials import drop_items, items_of, problems, promote_pending
 from domain.applications.references import check_code_hash, new_reference

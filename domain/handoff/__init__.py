@@ -13,18 +13,45 @@ queue.py reads the queue, actions.py changes it, idle.py is the idle job, figure
 steps.py holds the lock, the trail and the idle timer they share; ports.py the typed dependencies.
 """
 from domain.handoff.actions import (
-    REASONS, StaffMessage, add_canned, add_note, canned_replies, cancel_waiting, claim, close, enqueue_handoff,
-    hand_back, notes, relay_to_staff, release, reply, set_on_duty, transfer,
+    REASONS,
+    StaffMessage,
+    add_canned,
+    add_note,
+    cancel_waiting,
+    canned_replies,
+    claim,
+    close,
+    enqueue_handoff,
+    hand_back,
+    notes,
+    relay_to_staff,
+    release,
+    reply,
+    set_on_duty,
+    transfer,
 )
 from domain.handoff.events import (
-    HandoffChanged, HandoffClosed, HandoffOpened, HandoffReleased, HandoffTaken, HandoffTransferred,
+    HandoffChanged,
+    HandoffClosed,
+    HandoffOpened,
+    HandoffReleased,
+    HandoffTaken,
+    HandoffTransferred,
 )
 from domain.handoff.figures import stats
 from domain.handoff.idle import run_idle
 from domain.handoff.ports import HandoffServices, PlatformTransfer
 from domain.handoff.queue import (
-    QueueInfo, agent_capable, handle_minutes, last_closed, on_duty_agents, open_handoff, owned_by, queue_info,
-    queue_position, waiting,
+    QueueInfo,
+    agent_capable,
+    handle_minutes,
+    last_closed,
+    on_duty_agents,
+    open_handoff,
+    owned_by,
+    queue_info,
+    queue_position,
+    waiting,
 )
 from domain.handoff.steps import IDLE_JOB, HandoffError
 

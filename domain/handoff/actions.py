@@ -15,13 +15,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain.handoff.events import (
-    CloseKind, HandoffClosed, HandoffOpened, HandoffReleased, HandoffTaken, HandoffTransferred,
+    CloseKind,
+    HandoffClosed,
+    HandoffOpened,
+    HandoffReleased,
+    HandoffTaken,
+    HandoffTransferred,
 )
 from domain.handoff.ports import HandoffServices
 from domain.handoff.queue import agent_capable, open_handoff, opening
-from domain.handoff.steps import (
-    HandoffError, cancel_idle, lock_handoff, record, schedule_idle, sync_platform,
-)
+from domain.handoff.steps import HandoffError, cancel_idle, lock_handoff, record, schedule_idle, sync_platform
 from domain.staff import has_role
 from storage.models import CannedReply, Conversation, HandoffNote, HandoffSession, StaffUser, utcnow
 from storage.outbox import enqueue

@@ -11,8 +11,14 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from domain.applications import (
-    TERMINAL, ApplicationCompleted, ApplicationCorrectionRequested, ApplicationEvent, ApplicationExtended,
-    ApplicationStageChanged, ApplicationSubmitted, StageEvent,
+    TERMINAL,
+    ApplicationCompleted,
+    ApplicationCorrectionRequested,
+    ApplicationEvent,
+    ApplicationExtended,
+    ApplicationStageChanged,
+    ApplicationSubmitted,
+    StageEvent,
 )
 from domain.catalogue import ServiceCatalog
 from domain.customers import latest_conversation

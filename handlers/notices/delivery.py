@@ -12,11 +12,11 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.jobs import schedule
 from handlers.messages import Reply
-from storage.outbox import enqueue
 from handlers.services import Services
+from storage.jobs import schedule
 from storage.models import Conversation, Customer, utcnow
+from storage.outbox import enqueue
 
 EMAIL_JOB = "notify.email"
 

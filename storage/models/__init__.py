@@ -1,6 +1,6 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
-from .base import Base, JSONType, UTCDateTime, utcnow
 from .applications import Application, ApplicationExtension, ApplicationItem, ApplicationTransition, FileAccess
+from .base import Base, JSONType, UTCDateTime, utcnow
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession

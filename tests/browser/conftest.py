@@ -12,9 +12,9 @@ import pytest
 import uvicorn
 
 from bot.app import Runtime
-from domain.staff import hash_password
 from bot.config import Settings
 from bot.web.app import create_app
+from domain.staff import hash_password
 from storage.models import StaffUser
 from tests.console_helpers import Answer, Hit
 

@@ -6,12 +6,13 @@ import shutil
 import socket
 import threading
 import time
+
 import pytest
 import uvicorn
 
 from bot.app import Runtime
-from domain.staff import add_staff
 from bot.web.app import create_app
+from domain.staff import add_staff
 from tests.integration.applications.helpers import Chat
 from tests.integration.applications.test_chat_flow import submit_account_opening
 

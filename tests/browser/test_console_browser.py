@@ -3,6 +3,7 @@ other's words without reloading, and roles are enforced."""
 from __future__ import annotations
 
 import re
+
 import pytest
 from playwright.sync_api import Page, expect
 

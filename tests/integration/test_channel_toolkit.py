@@ -12,7 +12,13 @@ from bot.channels import kv
 from bot.channels.base import Channel, TemporarySendError
 from bot.channels.registry import build_channels, kinds
 from bot.channels.toolkit import (
-    NumberedButtons, PayloadStore, SentParts, numbered_lines, split_text, utf8_bytes, utf16_units,
+    NumberedButtons,
+    PayloadStore,
+    SentParts,
+    numbered_lines,
+    split_text,
+    utf8_bytes,
+    utf16_units,
 )
 from bot.jobs import KV_PURGE_JOB, schedule_kv_purge
 from bot.outbox import OutboxSender

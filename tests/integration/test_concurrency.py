@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from handlers.messages import Incoming, Reply
 from handlers.base import Handler
+from handlers.messages import Incoming, Reply
 from storage.models import Message
 from tests.testbot import build_runtime
 

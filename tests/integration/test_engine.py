@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from handlers.messages import Incoming, Reply
 from handlers.base import Context, Handler
+from handlers.messages import Incoming, Reply
 from storage.models import Conversation, Customer, Message, OutboxItem
 
 

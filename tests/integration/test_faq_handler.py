@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Runtime
-from handlers.messages import Incoming
 from domain.questions import answer_open_questions, answer_recorded, unanswered
+from handlers.messages import Incoming
 from storage.models import HandoffSession, KnowledgeQuestion, OutboxItem
 
 pytestmark = pytest.mark.slow

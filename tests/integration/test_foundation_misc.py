@@ -7,12 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from storage.attachments import AttachmentRejected, AttachmentStore, sniff_mime
 from bot.app import Runtime
 from bot.channels.terminal import TerminalChat
 from bot.cli import main
 from bot.config import SettingsError, load_settings
 from bot.web.app import create_app
+from storage.attachments import AttachmentRejected, AttachmentStore, sniff_mime
 from storage.models import ApiToken, Attachment, StaffUser
 from tests.testbot import StandInKnowledge, build_runtime
 

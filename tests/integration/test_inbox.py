@@ -5,11 +5,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from bot.channels.toolkit import SentParts
 from bot.channels.base import Channel
+from bot.channels.toolkit import SentParts
 from bot.inbox import InboxWorker
-from storage.inbox import accept
 from handlers.messages import Incoming, Reply
+from storage.inbox import accept
 from storage.models import InboxItem, Message
 
 

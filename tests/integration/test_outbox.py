@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.channels.toolkit import SentParts
 from bot.channels.base import Channel, DeferredSendError, PermanentSendError, TemporarySendError
-from handlers.messages import Incoming, Reply
+from bot.channels.toolkit import SentParts
 from bot.outbox import OutboxSender
-from storage.outbox import enqueue
+from handlers.messages import Incoming, Reply
 from storage.models import Conversation, OutboxItem, utcnow
+from storage.outbox import enqueue
 
 
 class FakeChannel(Channel):

@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import Runtime
+from bot.web.app import create_app
 from handlers.messages import Reply
 from handlers.notices.delivery import notify_customer
-from bot.web.app import create_app
 from storage.models import Customer
 
 pytestmark = pytest.mark.slow  # the full runtime over HTTP: the real embedding models

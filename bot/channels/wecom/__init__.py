@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from bot.channels.base import Channel
 from bot.channels.registry import ChannelKind
-from bot.channels.wecom.api import WeComApi, WeComError
+from bot.channels.wecom.api import NoServicerOnDuty, WeComApi, WeComError
 from bot.channels.wecom.callback import callback_router
-from bot.channels.wecom.api import NoServicerOnDuty
 from bot.channels.wecom.channel import WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import CallbackCrypto
 from bot.config import Settings, SettingsError

@@ -16,8 +16,8 @@ from fastapi.responses import PlainTextResponse
 
 from bot.channels.wecom.channel import WeComAppChannel, WeComKfChannel
 from bot.channels.wecom.crypto import MAX_CALLBACK_BYTES, CallbackCrypto, CallbackRejected
-from storage.inbox import accept
 from storage.db import Database
+from storage.inbox import accept
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from bot.channels.wecom.api import NoServicerOnDuty, WeComApi, WeComError
 from bot.channels.wecom.transfer import TRANSFER_JOB, KfSessionTransfer
 from bot.config import Settings
 from handlers.i18n import t
-from storage.inbox import accept
 from handlers.messages import Incoming, IncomingFile, Reply
 from storage.db import Database
+from storage.inbox import accept
 from storage.models import Conversation
 
 if TYPE_CHECKING:

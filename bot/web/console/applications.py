@@ -15,13 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import applications as apps
 from bot.auth import DB_SESSION
-from domain.staff import has_role
-from handlers.services import Services
 from bot.web.api_applications import detail, file_accesses, search, summary
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
+from domain import applications as apps
+from domain.staff import has_role
+from handlers.services import Services
 from storage.models import Application, ApplicationItem, Attachment, StaffUser
 
 router = APIRouter(prefix="/console/applications", include_in_schema=False)

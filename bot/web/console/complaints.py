@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import complaints, ratings
 from bot.auth import DB_SESSION
-from domain.staff import has_role
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
+from domain import complaints, ratings
+from domain.staff import has_role
 from storage.models import Complaint, Rating, StaffUser, utcnow
 
 router = APIRouter(prefix="/console")

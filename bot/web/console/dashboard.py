@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from domain import applications, complaints, handoff, ratings
 from bot.auth import DB_SESSION
-from handlers.i18n import t, table
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
+from domain import applications, complaints, handoff, ratings
+from handlers.i18n import t, table
 from storage.models import StaffUser, utcnow
 
 router = APIRouter(prefix="/console/dashboard")

@@ -16,15 +16,13 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import applications, complaints, handoff
 from bot.auth import DB_SESSION
-from domain.staff import has_role
-from handlers.i18n import t
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff, verify_csrf
-from storage.models import (
-    Attachment, CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow,
-)
+from domain import applications, complaints, handoff
+from domain.staff import has_role
+from handlers.i18n import t
+from storage.models import Attachment, CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow
 
 router = APIRouter(prefix="/console")
 AGENT = require_staff("agent")

@@ -23,12 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from domain import questions
-
-from domain.staff import has_role
 from bot.web.console.handoff_pages import done, local_time
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
+from domain import questions
+from domain.staff import has_role
 from storage.models import HandoffSession, StaffUser, utcnow
 
 router = APIRouter(prefix="/console/knowledge")

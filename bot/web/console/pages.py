@@ -11,16 +11,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-
-from domain.staff import has_role
-from handlers.i18n import t
-from storage.outbox import retry_failed
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
-    LANG_COOKIE, NONCE_COOKIE, SESSION_COOKIE, attempt_login, cookie_secure, csrf_token, require_staff,
-    session_cookie_value, verify_csrf,
+    LANG_COOKIE,
+    NONCE_COOKIE,
+    SESSION_COOKIE,
+    attempt_login,
+    cookie_secure,
+    csrf_token,
+    require_staff,
+    session_cookie_value,
+    verify_csrf,
 )
+from domain.staff import has_role
+from handlers.i18n import t
 from storage.models import OutboxItem, StaffUser
+from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/console")
 

@@ -17,7 +17,6 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-
 from domain.staff import has_role, verify_password
 from handlers.services import Services
 from storage.models import StaffUser, utcnow

@@ -8,11 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-
-from domain.staff import ROLES, StaffError, add_staff, hash_password, verify_password
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
+from domain.staff import ROLES, StaffError, add_staff, hash_password, verify_password
 from storage.models import StaffUser
 
 router = APIRouter(prefix="/console")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.staff import create_api_token
 from bot.web.app import create_app
+from domain.staff import create_api_token
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Application, FileAccess
+from tests.console_helpers import console_app, console_login, csrf_of
 from tests.integration.applications.helpers import GOOD_ID, PNG, Chat
 from tests.integration.applications.test_chat_flow import submit_account_opening
-from tests.console_helpers import console_app, console_login, csrf_of
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from email.header import decode_header, make_header
 import pytest
 from aiosmtpd.controller import Controller
 
-from domain import applications as apps
 from bot.app import Runtime
+from domain import applications as apps
 from tests.integration.applications.helpers import GOOD_ID, PNG, Chat
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.staff import create_api_token
 from bot.web.app import create_app
+from domain.staff import create_api_token
 from storage.models import utcnow
 
 from .conftest import outbox_texts

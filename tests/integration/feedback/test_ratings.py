@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from handlers.messages import Button
 from domain import ratings
 from handlers import feedback
+from handlers.messages import Button
 from storage.models import Conversation, Job, Rating, utcnow
 
 from .conftest import last_outbox_id, outbox_texts, payloads, texts
@@ -154,8 +154,8 @@ def test_rating_figures_by_agent_service_subject_and_day(runtime, say, staff):
 def test_rating_endpoints(runtime, say, staff):
     from fastapi.testclient import TestClient
 
-    from domain.staff import create_api_token
     from bot.web.app import create_app
+    from domain.staff import create_api_token
 
     for name in ("u1", "u2", "u3"):
         say(name)(button=feedback.faq_feedback_buttons("en", "bad-entry")[1].payload)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from handoff_helpers import make_runtime
 
 from bot.app import Runtime
 from bot.config import Settings
-from handoff_helpers import make_runtime
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.app import Runtime
-from domain.staff import hash_password
 from bot.config import Settings
 from bot.engine import HandleResult
+from domain.staff import hash_password
 from storage.models import StaffUser
 from tests.testbot import Customer, build_runtime
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from handoff_helpers import PASSWORD, make_runtime, say, staff
 from sqlalchemy import select
 
 from bot.web.app import create_app
-from handoff_helpers import PASSWORD, make_runtime, say, staff
 from storage.models import Application, Conversation, HandoffSession, Rating, StaffUser, utcnow
 from tests.console_helpers import Answer, Hit, console_login, csrf_of
 

@@ -3,18 +3,24 @@ transaction; handlers/notices/handoff.py decides what the customer reads."""
 from __future__ import annotations
 
 import pytest
+from handoff_helpers import say, staff
 from sqlalchemy import select
 
 from domain import handoff
 from domain.events import EventBus
 from domain.handoff import (
-    HandoffChanged, HandoffClosed, HandoffOpened, HandoffReleased, HandoffTaken, HandoffTransferred, StaffMessage,
+    HandoffChanged,
+    HandoffClosed,
+    HandoffOpened,
+    HandoffReleased,
+    HandoffTaken,
+    HandoffTransferred,
+    StaffMessage,
 )
 from handlers.base import menu_buttons
 from handlers.i18n import t
 from handlers.messages import Reply
 from handlers.notices import handoff as notices
-from handoff_helpers import say, staff
 from storage.models import Conversation, HandoffSession, OutboxItem, Rating
 
 

@@ -6,14 +6,22 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from handoff_helpers import make_runtime, say, staff
 from sqlalchemy import func, select, update
 
 from domain import handoff
 from domain.handoff import HandoffError
 from handlers.handoff import after_failed_answer, request_handoff
-from handoff_helpers import make_runtime, say, staff
 from storage.models import (
-    Conversation, HandoffEvent, HandoffSession, Job, Message, OutboxItem, Rating, StaffUser, utcnow,
+    Conversation,
+    HandoffEvent,
+    HandoffSession,
+    Job,
+    Message,
+    OutboxItem,
+    Rating,
+    StaffUser,
+    utcnow,
 )
 
 
@@ -176,8 +184,8 @@ def test_the_same_question_failing_twice_hands_off(rt):
     say(rt, "hello")
     with rt.services.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
-        from handlers.messages import Incoming
         from handlers.base import Context
+        from handlers.messages import Incoming
 
         def ctx(text):
             return Context(session=s, incoming=Incoming("web", "c1", "c1", text), customer=conv.customer,
@@ -196,8 +204,8 @@ def test_request_handoff_for_other_handlers(rt):
     say(rt, "hello")
     with rt.services.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
-        from handlers.messages import Incoming
         from handlers.base import Context
+        from handlers.messages import Incoming
 
         c = Context(session=s, incoming=Incoming("web", "c1", "c1", "x"), customer=conv.customer,
                     conversation=conv, services=rt.services, text="x")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
-from domain import handoff
-from bot.web.app import create_app
 from handoff_helpers import staff
+
+from bot.web.app import create_app
+from domain import handoff
 
 
 def test_web_customer_gets_the_agents_answer(rt):

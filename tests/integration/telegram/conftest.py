@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_bot_api import BASE_URL, SECRET, TOKEN, FakeBotApi, FakeRequest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import update
@@ -21,7 +22,6 @@ from bot.app import Runtime
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.web.app import create_app
-from fake_bot_api import BASE_URL, SECRET, TOKEN, FakeBotApi, FakeRequest
 from storage.models import InboxItem, OutboxItem, utcnow
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from fake_bot_api import SECRET, TOKEN, FakeBotApi, asgi_app
 from pydantic import SecretStr
 
 from bot.app import Runtime, build_channels, build_services
@@ -17,7 +18,6 @@ from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
 from bot.cli import build_parser
 from bot.config import Settings, SettingsError, load_settings
 from handlers.messages import Button, FileRef, Reply
-from fake_bot_api import SECRET, TOKEN, FakeBotApi, asgi_app
 
 
 @pytest.fixture

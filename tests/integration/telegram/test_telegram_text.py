@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from fake_bot_api import EntityError, visible_text
 
 from bot.channels.telegram import button_rows, chat_of, language_of, render_text, split_text, utf16_len
 from handlers.messages import Button, FileRef, Reply
-from fake_bot_api import EntityError, visible_text
 
 
 def test_short_text_is_one_message_and_empty_text_none():

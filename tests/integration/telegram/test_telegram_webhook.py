@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import httpx
+from fake_bot_api import SECRET
 from sqlalchemy import func, select
 
-from storage import inbox
 from handlers.i18n import t
-from fake_bot_api import SECRET
+from storage import inbox
 from storage.models import Attachment, Conversation, Customer, InboxItem, Message, OutboxItem
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 8 + b"\xff\xd9"

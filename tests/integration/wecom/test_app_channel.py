@@ -7,14 +7,24 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from sqlalchemy import func, select
 
 from handlers.messages import Reply
-from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem
-from tests.integration.wecom.wecom_sim import (AES_KEY, AGENT_ID, KF_SECRET, SECRET, TOKEN, callback, event_xml, kf_event_xml,
-                                   media_xml, text_xml, verification_query)
+from storage.outbox import enqueue
+from tests.integration.wecom.wecom_sim import (
+    AES_KEY,
+    AGENT_ID,
+    KF_SECRET,
+    SECRET,
+    TOKEN,
+    callback,
+    event_xml,
+    kf_event_xml,
+    media_xml,
+    text_xml,
+    verification_query,
+)
 
 
 def count(bot, model, *where) -> int:  # noqa: ANN001

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from bot.channels import kv
 from bot.channels.wecom import NoServicerOnDuty
 from handlers.messages import Reply
-from storage.outbox import enqueue
 from storage.models import Attachment, Conversation, InboxItem, Message, OutboxItem, utcnow
+from storage.outbox import enqueue
 from tests.integration.wecom.wecom_sim import callback, kf_event_xml
 
 KF = "wkKF1"
