@@ -1,142 +1,33 @@
-"""Service definitions: one YAML file per service type under ``<knowledge>/services/``.
+"""Reading and checking the service files: every mistake with its file and line.
 
-Content managers edit these files, so every mistake is reported with its file and
-line, and a broken edit never takes the service desk down: the catalogue keeps
-serving the last set that validated and reloads when a file changes.
-``calendar.yaml`` in the same folder is the holiday calendar, not a service.
+Content managers edit these files, so a problem names the file, the line and what to write
+instead; ``load_services`` refuses a set with any error, ``validate_services`` lists them all.
 """
 from __future__ import annotations
 
-import logging
 import re
-import threading
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from domain.catalogue.model import (
+    _CODE,
+    _DEFAULT_MASK,
+    _ID,
+    CALENDAR_FILE,
+    FILE_KINDS,
+    FORMATS,
+    KINDS,
+    LANGS,
+    MASKS,
+    Calendar,
+    Material,
+    Service,
+    ServiceSet,
+)
 from knowledge.schema import Problem
-
-log = logging.getLogger(__name__)
-
-CALENDAR_FILE = "calendar.yaml"
-LANGS = ("zh", "en")
-#: What a material may be: uploaded kinds and the MIME types (as sniffed) each admits, or typed text.
-FILE_KINDS: dict[str, frozenset[str]] = {
-    "photo": frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/bmp",
-                        "image/tiff"}),
-    "pdf": frozenset({"application/pdf"}),
-    "document": frozenset({
-        "application/pdf", "application/msword", "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    }),
-}
-KINDS = (*FILE_KINDS, "text")
-#: Named format checks for typed values; ``mask`` says how lists show the value.
-FORMATS: dict[str, str] = {
-    "cn_id": r"[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dX]",
-    "cn_mobile": r"1[3-9]\d{9}",
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
-    "date": r"\d{4}-\d{2}-\d{2}",
-}
-MASKS = ("id", "phone", "none")
-_DEFAULT_MASK = {"cn_id": "id", "cn_mobile": "phone"}
-_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
-_CODE = re.compile(r"^[A-Z]{2,4}$")
-
-
-@dataclass(frozen=True)
-class Material:
-    id: str
-    name: dict[str, str]
-    required: bool
-    accepts: tuple[str, ...]
-    hint: dict[str, str]
-    format: str | None = None
-    pattern: str | None = None
-    max_mb: float | None = None
-    mask: str = "none"
-    #: The typed value is where the customer wants e-mail notifications sent.
-    notify_email: bool = False
-
-    @property
-    def takes_text(self) -> bool:
-        return "text" in self.accepts
-
-    @property
-    def takes_files(self) -> bool:
-        return any(k in FILE_KINDS for k in self.accepts)
-
-    def mime_allowed(self, mime: str) -> bool:
-        return any(mime in FILE_KINDS[k] for k in self.accepts if k in FILE_KINDS)
-
-    def text_ok(self, value: str) -> bool:
-        regex = self.pattern or (FORMATS[self.format] if self.format else None)
-        if regex is None:
-            return bool(value.strip())
-        if re.fullmatch(regex, value) is None:
-            return False
-        return self.format != "cn_id" or cn_id_checksum_ok(value)
-
-    def label(self, lang: str) -> str:
-        return self.name.get(lang) or self.name["zh"]
-
-
-@dataclass(frozen=True)
-class Service:
-    id: str
-    code: str
-    name: dict[str, str]
-    description: dict[str, str]
-    fee: dict[str, str]
-    time_limit_text: dict[str, str]
-    time_limit_days: int
-    needs_secondary_review: bool
-    keywords: dict[str, tuple[str, ...]]
-    follow_up: dict[str, str]
-    materials: tuple[Material, ...]
-    source: str = ""
-
-    def label(self, lang: str) -> str:
-        return self.name.get(lang) or self.name["zh"]
-
-    def text(self, field_name: str, lang: str) -> str:
-        value: dict[str, str] = getattr(self, field_name)
-        return value.get(lang) or value.get("zh", "")
-
-    def material(self, material_id: str) -> Material | None:
-        return next((m for m in self.materials if m.id == material_id), None)
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working-day calendar: weekends off, plus listed holidays, minus listed make-up workdays (调休)."""
-
-    holidays: frozenset[date] = frozenset()
-    workdays: frozenset[date] = frozenset()
-    timezone: str = "Asia/Shanghai"
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self.workdays:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
-
-
-@dataclass
-class ServiceSet:
-    services: dict[str, Service] = field(default_factory=dict)
-    calendar: Calendar = field(default_factory=Calendar)
-
-
-def cn_id_checksum_ok(value: str) -> bool:
-    """The last character of an 18-digit resident ID is a checksum (GB 11643)."""
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(d) * w for d, w in zip(value[:17], weights))
-    return "10X98765432"[total % 11] == value[17].upper()
-
 
 # -- reading YAML with line numbers -------------------------------------------------------------
 
@@ -253,6 +144,25 @@ def _material(c: _Checker, raw: Any, path: tuple[Any, ...], max_upload_mb: float
         if kind not in KINDS:
             c.error(path + ("accepts", index), f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
     accepts = [k for k in accepts if k in KINDS]
+    fmt, pattern = _text_check(c, raw, path, accepts)
+    max_mb = _size_limit(c, raw, path, accepts, max_upload_mb)
+    mask = raw.get("mask", _DEFAULT_MASK.get(fmt or "", "none"))
+    if mask not in MASKS:
+        c.error(path + ("mask",), f"'mask' must be one of {', '.join(MASKS)}")
+        mask = "none"
+    notify_email = raw.get("notify_email", False)
+    if notify_email and fmt != "email":
+        c.error(path + ("notify_email",), "'notify_email' needs 'format: email'")
+    if mid is None or not name or not accepts:
+        return None
+    return Material(id=mid, name=name, required=required, accepts=tuple(accepts), hint=hint, format=fmt,
+                    pattern=str(pattern) if pattern is not None else None,
+                    max_mb=float(max_mb) if max_mb else None, mask=mask, notify_email=bool(notify_email))
+
+
+def _text_check(c: _Checker, raw: dict[str, Any], path: tuple[Any, ...],
+                accepts: list[str]) -> tuple[str | None, str | None]:
+    """The material's named ``format`` or its own ``pattern`` for typed values, checked."""
     fmt, pattern = raw.get("format"), raw.get("pattern")
     if fmt is not None and fmt not in FORMATS:
         c.error(path + ("format",), f"unknown format {fmt!r}; choose from {', '.join(FORMATS)} or give 'pattern'")
@@ -267,6 +177,12 @@ def _material(c: _Checker, raw: Any, path: tuple[Any, ...], max_upload_mb: float
         c.error(path + ("format" if fmt else "pattern",), "a format check needs 'text' in 'accepts'")
     if fmt and pattern:
         c.error(path + ("pattern",), "give either 'format' or 'pattern', not both")
+    return fmt, pattern
+
+
+def _size_limit(c: _Checker, raw: dict[str, Any], path: tuple[Any, ...], accepts: list[str],
+                max_upload_mb: float | None) -> float | None:
+    """The material's own file size limit, checked against what it accepts and the upload limit."""
     max_mb = raw.get("max_mb")
     if max_mb is not None:
         if not isinstance(max_mb, (int, float)) or isinstance(max_mb, bool) or max_mb <= 0:
@@ -276,18 +192,7 @@ def _material(c: _Checker, raw: Any, path: tuple[Any, ...], max_upload_mb: float
             c.error(path + ("max_mb",), "'max_mb' applies to files; this material accepts only text")
         elif max_upload_mb is not None and max_mb > max_upload_mb:
             c.warning(path + ("max_mb",), f"'max_mb' {max_mb} is above the upload limit of {max_upload_mb} MB")
-    mask = raw.get("mask", _DEFAULT_MASK.get(fmt or "", "none"))
-    if mask not in MASKS:
-        c.error(path + ("mask",), f"'mask' must be one of {', '.join(MASKS)}")
-        mask = "none"
-    notify_email = raw.get("notify_email", False)
-    if notify_email and fmt != "email":
-        c.error(path + ("notify_email",), "'notify_email' needs 'format: email'")
-    if mid is None or not name or not accepts:
-        return None
-    return Material(id=mid, name=name, required=required, accepts=tuple(accepts), hint=hint, format=fmt,
-                    pattern=str(pattern) if pattern is not None else None,
-                    max_mb=float(max_mb) if max_mb else None, mask=mask, notify_email=bool(notify_email))
+    return max_mb
 
 
 def _service(path: Path, display: str, max_upload_mb: float | None) -> tuple[Service | None, list[Problem]]:
@@ -322,38 +227,50 @@ def _service(path: Path, display: str, max_upload_mb: float | None) -> tuple[Ser
     if not isinstance(secondary, bool):
         c.error(("needs_secondary_review",), "'needs_secondary_review' must be true or false")
         secondary = False
-    keywords: dict[str, tuple[str, ...]] = {}
-    raw_kw = data.get("keywords", {})
-    if not isinstance(raw_kw, dict):
-        c.error(("keywords",), "'keywords' must be {zh: [...], en: [...]}")
-    else:
-        for lang, words in raw_kw.items():
-            if lang not in LANGS or not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
-                c.error(("keywords", lang), "'keywords' must be {zh: [words], en: [words]}")
-                continue
-            keywords[lang] = tuple(w.strip().lower() for w in words)
-    materials: list[Material] = []
-    raw_materials = data.get("materials")
-    if not isinstance(raw_materials, list) or not raw_materials:
-        c.error(("materials",), "'materials' must list at least one material")
-    else:
-        seen: set[str] = set()
-        for index, raw in enumerate(raw_materials):
-            material = _material(c, raw, ("materials", index), max_upload_mb)
-            if material is None:
-                continue
-            if material.id in seen:
-                c.error(("materials", index, "id"), f"material id {material.id!r} appears twice")
-                continue
-            seen.add(material.id)
-            materials.append(material)
-        if sum(1 for m in materials if m.notify_email) > 1:
-            c.error(("materials",), "only one material may have 'notify_email: true'")
+    keywords = _keywords(c, data)
+    materials = _materials(c, data, max_upload_mb)
     if any(p.level == "error" for p in c.problems) or sid is None or code is None or days is None:
         return None, c.problems
     return Service(id=sid, code=code, name=name, description=description, fee=fee, time_limit_text=limit_text,
                    time_limit_days=days, needs_secondary_review=secondary, keywords=keywords,
                    follow_up=follow_up, materials=tuple(materials), source=display), c.problems
+
+
+def _keywords(c: _Checker, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The words that name the service in each language (lower-cased)."""
+    keywords: dict[str, tuple[str, ...]] = {}
+    raw_kw = data.get("keywords", {})
+    if not isinstance(raw_kw, dict):
+        c.error(("keywords",), "'keywords' must be {zh: [...], en: [...]}")
+        return keywords
+    for lang, words in raw_kw.items():
+        if lang not in LANGS or not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            c.error(("keywords", lang), "'keywords' must be {zh: [words], en: [words]}")
+            continue
+        keywords[lang] = tuple(w.strip().lower() for w in words)
+    return keywords
+
+
+def _materials(c: _Checker, data: dict[str, Any], max_upload_mb: float | None) -> list[Material]:
+    """The service's materials that validated, each id once, at most one that gives the email."""
+    materials: list[Material] = []
+    raw_materials = data.get("materials")
+    if not isinstance(raw_materials, list) or not raw_materials:
+        c.error(("materials",), "'materials' must list at least one material")
+        return materials
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_materials):
+        material = _material(c, raw, ("materials", index), max_upload_mb)
+        if material is None:
+            continue
+        if material.id in seen:
+            c.error(("materials", index, "id"), f"material id {material.id!r} appears twice")
+            continue
+        seen.add(material.id)
+        materials.append(material)
+    if sum(1 for m in materials if m.notify_email) > 1:
+        c.error(("materials",), "only one material may have 'notify_email: true'")
+    return materials
 
 
 def _calendar(path: Path, display: str) -> tuple[Calendar | None, list[Problem]]:
@@ -452,60 +369,3 @@ def load_services(directory: Path | str, max_upload_mb: float | None = None) -> 
     if errors:
         raise ServiceError(errors)
     return result
-
-
-class ServiceCatalog:
-    """The services in force. Reloads when a file changes; a broken edit keeps the last good set."""
-
-    def __init__(self, directory: Path, max_upload_mb: float | None = None) -> None:
-        self.directory = directory
-        self.max_upload_mb = max_upload_mb
-        self._lock = threading.Lock()
-        self._signature: tuple[tuple[str, int, int], ...] | None = None
-        self._current = ServiceSet()
-        #: Problems of the last load that failed, for the console and health checks.
-        self.problems: list[Problem] = []
-
-    def _stat(self) -> tuple[tuple[str, int, int], ...]:
-        if not self.directory.is_dir():
-            return ()
-        found = []
-        for path in sorted(self.directory.glob("*.y*ml")):
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            found.append((path.name, st.st_mtime_ns, st.st_size))
-        return tuple(found)
-
-    def current(self) -> ServiceSet:
-        """The set in force, reloaded first if any file changed since the last look."""
-        signature = self._stat()
-        if signature != self._signature:
-            with self._lock:
-                if signature != self._signature:
-                    self._reload(signature)
-        return self._current
-
-    def _reload(self, signature: tuple[tuple[str, int, int], ...]) -> None:
-        try:
-            fresh = load_services(self.directory, self.max_upload_mb)
-        except ServiceError as exc:
-            self.problems = exc.problems
-            log.error("service definitions not reloaded (%d problems); keeping the last good set:\n%s",
-                      len(exc.problems), exc)
-        else:
-            self.problems = []
-            self._current = fresh
-            log.info("service definitions loaded: %d services", len(fresh.services))
-        self._signature = signature
-
-    def services(self) -> dict[str, Service]:
-        return self.current().services
-
-    def get(self, service_id: str) -> Service | None:
-        return self.current().services.get(service_id)
-
-    @property
-    def calendar(self) -> Calendar:
-        return self.current().calendar
