@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +27,30 @@ from bot.web.limits import BodySizeLimit, RateLimiter
 WEB_DIR = Path(__file__).parent
 #: Largest JSON body any endpoint takes (uploads have their own, larger limit).
 JSON_BODY_LIMIT = 64 * 1024
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error answers ``{"error": ...}`` (console pages: an error page), never a traceback."""
+
+    @app.exception_handler(StarletteHTTPException)  # also FastAPI's, and the router's own 404/405
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
+            return console_pages.render(request, "console/error.html",
+                                        {"status": exc.status_code, "message": str(exc.detail)},
+                                        status_code=exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/console/login?next={quote(exc.next_url, safe='')}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            "the request body is not valid JSON" if err["type"] == "json_invalid" else
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse({"error": problems or "invalid request"}, status_code=422)
 
 
 def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
@@ -52,27 +77,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
                        default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
-    @app.exception_handler(StarletteHTTPException)  # also FastAPI's, and the router's own 404/405
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
-            return console_pages.render(request, "console/error.html",
-                                        {"status": exc.status_code, "message": str(exc.detail)},
-                                        status_code=exc.status_code)
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(LoginRequired)
-    async def _login_required(_request: Request, exc: LoginRequired) -> Response:
-        from urllib.parse import quote
-
-        return RedirectResponse(f"/console/login?next={quote(exc.next_url, safe='')}", status_code=303)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            "the request body is not valid JSON" if err["type"] == "json_invalid" else
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors()
-        )
-        return JSONResponse({"error": problems or "invalid request"}, status_code=422)
+    _add_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
