@@ -73,7 +73,7 @@ class StandInKnowledge:
         self.asked: list[str] = []
 
     @classmethod
-    def from_folder(cls, knowledge_dir: Path) -> "StandInKnowledge":
+    def from_folder(cls, knowledge_dir: Path) -> StandInKnowledge:
         """The entries of a knowledge folder (the shipped sample, say), matched as above."""
         entries, _problems = load(knowledge_dir)
         return cls(entries)
@@ -147,10 +147,6 @@ class Customer:
         """Press a button (by its payload); the texts of the replies."""
         return [r.text for r in self.send(button=payload)]
 
-    def upload(self, data: bytes, name: str, text: str = "") -> list[str]:
-        """Send a file; the texts of the replies."""
-        return [r.text for r in self.send(text, files=[IncomingFile(data=data, name=name)])]
-
     def last_buttons(self) -> list[Button]:
         """The buttons under the last message's replies."""
         return [b for r in self.replies for b in r.buttons]
@@ -214,5 +210,6 @@ class TestBot(Customer):
 def build_runtime(settings: Settings, knowledge: StandInKnowledge | None = None) -> Runtime:
     """The real wiring and no platform channel, with stand-in knowledge: the given one, or the
     settings' knowledge folder (the shipped sample unless they say otherwise) matched as above."""
-    return Runtime.build(settings, channels={},
-                         knowledge=knowledge if knowledge is not None else StandInKnowledge.from_folder(settings.knowledge_dir))
+    if knowledge is None:
+        knowledge = StandInKnowledge.from_folder(settings.knowledge_dir)
+    return Runtime.build(settings, channels={}, knowledge=knowledge)
