@@ -6,7 +6,6 @@ names the variable. Secrets are ``SecretStr`` so they never print by accident.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -225,7 +224,3 @@ def load_settings(**overrides: object) -> Settings:
             lines.append(f"{name}: {err['msg']} (got {'******' if secret else repr(err.get('input'))})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
