@@ -13,8 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from domain.events import EventBus
-from domain.settings import DeskSettings
+from domain.settings import DeskServices
 from storage.models import Conversation, HandoffSession
 
 
@@ -23,14 +22,9 @@ class PlatformTransfer(Protocol):
         """Keep the platform's session in step with ``handoff`` (in the caller's transaction)."""
 
 
-class HandoffServices(Protocol):
-    """The dependencies of a handoff rule; ``handlers.services.Services`` satisfies it."""
-
-    @property
-    def settings(self) -> DeskSettings: ...
-
-    @property
-    def events(self) -> EventBus: ...
+class HandoffServices(DeskServices, Protocol):
+    """The dependencies of a handoff rule (the desk's, and the platforms' transfers);
+    ``handlers.services.Services`` satisfies it."""
 
     @property
     def platform_transfers(self) -> Mapping[str, PlatformTransfer]: ...
