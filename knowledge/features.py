@@ -158,6 +158,9 @@ FEATURES: tuple[str, ...] = (
     "n_qtypes", "qtypes_in_entry_q", "qtypes_missing", "entry_qtypes_not_asked",
     "nums_missing", "q_zh", "lang_mismatch", "len_ratio", "q_len", "q_words", "rank",
 )
+# within the verified list: each signal's rank (0 = highest) and softmax share (temperature 0.1)
+LIST_SIGNALS = ("sim_qp", "sim_qa", "sim_u", "sim_ua", "logp", "bm25", "word_cover_all", "idf_uncovered_all")
+FEATURES = FEATURES + tuple(f"{kind}_{name}" for name in LIST_SIGNALS for kind in ("listrank", "listshare"))
 
 
 def candidate_features(r: Ranked, index: KnowledgeIndex, profiles: Profiles, k: int = 5) -> np.ndarray:
@@ -225,4 +228,12 @@ def candidate_features(r: Ranked, index: KnowledgeIndex, profiles: Profiles, k: 
         row[col["q_len"]] = math.log(len(r.text) + 1)
         row[col["q_words"]] = len(qw)
         row[col["rank"]] = j
+    for name in LIST_SIGNALS:
+        v = X[:, col[name]]
+        if np.isnan(v).all():
+            continue
+        v = np.nan_to_num(v.astype(np.float64), nan=-9.0)
+        X[:, col[f"listrank_{name}"]] = np.argsort(np.argsort(-v, kind="stable"), kind="stable")
+        e = np.exp((v - v.max()) * 10.0)
+        X[:, col[f"listshare_{name}"]] = e / e.sum()
     return X
