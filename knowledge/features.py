@@ -161,6 +161,10 @@ FEATURES: tuple[str, ...] = (
 # within the verified list: each signal's rank (0 = highest) and softmax share (temperature 0.1)
 LIST_SIGNALS = ("sim_qp", "sim_qa", "sim_u", "sim_ua", "logp", "bm25", "word_cover_all", "idf_uncovered_all")
 FEATURES = FEATURES + tuple(f"{kind}_{name}" for name in LIST_SIGNALS for kind in ("listrank", "listshare"))
+# language mismatch times the signals whose meaning changes across languages (a linear model needs them spelt out)
+XLANG_SIGNALS = ("sim_u", "sim_ua", "sim_qp", "sim_qa", "dense", "logp", "gap_u", "dense_gap", "word_cover_all",
+                 "idf_uncovered_all")
+FEATURES = FEATURES + tuple(f"xlang_{name}" for name in XLANG_SIGNALS)
 
 
 def candidate_features(r: Ranked, index: KnowledgeIndex, profiles: Profiles, k: int = 5) -> np.ndarray:
@@ -236,4 +240,9 @@ def candidate_features(r: Ranked, index: KnowledgeIndex, profiles: Profiles, k: 
         X[:, col[f"listrank_{name}"]] = np.argsort(np.argsort(-v, kind="stable"), kind="stable")
         e = np.exp((v - v.max()) * 10.0)
         X[:, col[f"listshare_{name}"]] = e / e.sum()
+    mismatch = X[:, col["lang_mismatch"]]
+    for name in XLANG_SIGNALS:
+        v = X[:, col[name]]
+        if not np.isnan(v).all():
+            X[:, col[f"xlang_{name}"]] = mismatch * np.nan_to_num(v)
     return X
