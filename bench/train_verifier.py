@@ -16,11 +16,12 @@ utility (knowledge/verifier.py `Utility`, a wrong answer costs BOT_ANSWER_WRONG_
 answers) on the out-of-fold scores. Both a gradient-boosted tree model and a logistic model are
 measured; `--model` picks the one shipped. The old 2-feature layer is measured the same way.
 
-    python bench/train_verifier.py [--model gbt|logistic] [--folds 5] [--seeds 3] [--dry-run]
+    python bench/train_verifier.py [--model gbt|logistic] [--folds 5] [--seeds 3] [--dry-run] [--force]
     python bench/train_verifier.py --cv-only        # print the CV figures of the shipped feature set
 
 No query text is written anywhere: the model file holds coefficients or trees and out-of-fold
-scores; knowledge/verifier_rows.npz holds the training rows as numeric feature vectors.
+scores; knowledge/verifier_rows.npz holds the training rows as numeric feature vectors. A new model
+is written only if its CV selective accuracy is at least the shipped model's (within half a point).
 """
 from __future__ import annotations
 
@@ -328,6 +329,7 @@ def main():
     ap.add_argument("--drop", default="", help="comma-separated feature name prefixes to leave out (ablation)")
     ap.add_argument("--cv-only", action="store_true", help="print the CV figures, write nothing")
     ap.add_argument("--dry-run", action="store_true", help="train and print, do not write the model")
+    ap.add_argument("--force", action="store_true", help="write even if the CV figures are worse than the shipped model's")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     a = ap.parse_args()
     ev = eval_dir()
@@ -391,6 +393,19 @@ def main():
     log(f"numpy evaluator vs sklearn: max difference {diff:.2e}")
     assert diff < 1e-6, diff
     if a.dry_run:
+        return
+    # a new model replaces the shipped one only when it scores at least as well on labels it did not see
+    from knowledge.verifier import VERIFIER_FILE
+
+    try:
+        old = json.loads(VERIFIER_FILE.read_text(encoding="utf-8")).get(rt.profile, {})
+        old_key = f"{old['notes']['chosen']}/metrics"
+        old_sel = old["notes"]["cv"][old_key]["selective_accuracy"]
+    except (OSError, ValueError, KeyError):
+        old_sel = None
+    new_sel = summary[f"{a.model}/metrics"]["selective_accuracy"]
+    if old_sel is not None and new_sel < old_sel - 0.005 and not a.force:
+        log(f"not written: CV selective accuracy {new_sel:.3f} < the shipped model's {old_sel:.3f} (--force to replace)")
         return
     save_verifier(rt.profile, spec)
     np.savez_compressed(ROWS_FILE, X=X.astype(np.float32), y=y.astype(np.int8), question=qid.astype(np.int32),
