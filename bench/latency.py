@@ -55,12 +55,24 @@ def main():
             rt.ask(q)
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
+        # the decision layer alone: features of the top five and the verifier model, on a ranking made aside
+        layer = []
+        snap = rt._snap
+        if rt.verifier is not None:
+            for q in queries:
+                r = snap.index.rank(q, 5)
+                t = time.perf_counter()
+                rt.verifier.score(snap.index, snap.profiles, r)
+                layer.append(time.perf_counter() - t)
     ms = np.array(times) * 1000
     cms = np.array(cpu) * 1000
+    lms = np.array(layer or [0.0]) * 1000
     print(json.dumps({"entries": len(rt.entries), "threads": a.threads, "queries": len(ms),
                       "p50_ms": round(float(np.median(ms)), 1), "p90_ms": round(float(np.percentile(ms, 90)), 1),
                       "p99_ms": round(float(np.percentile(ms, 99)), 1),
                       "cpu_p50_ms": round(float(np.median(cms)), 1), "cpu_p99_ms": round(float(np.percentile(cms, 99)), 1),
+                      "verifier_p50_ms": round(float(np.median(lms)), 2),
+                      "verifier_p99_ms": round(float(np.percentile(lms, 99)), 2),
                       "load_avg_1m": round(os.getloadavg()[0], 2), "build_seconds": round(build, 1),
                       "classifier": rt._snap.index.clf is not None,
                       "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     knowledge_use_encoder: bool = Field(True, description="Also fuse the Universal Sentence Encoder (numpy, offline).")
     knowledge_threads: int = Field(1, ge=1, description="Threads per query embedding (measured best: 1).")
     knowledge_watch: bool = Field(True, description="Reload knowledge files when they change.")
+    answer_wrong_cost: float = Field(2.0, gt=0, description="Cost of a wrong FAQ answer in missed answers; sets the answer and \"did you mean\" thresholds.")
 
     # Ratings and complaints
     rating_reminder_hours: float = Field(24.0, gt=0, description="Hours before the one reminder of an unanswered rating request.")

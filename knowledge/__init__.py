@@ -7,6 +7,7 @@ from typing import Any
 
 from .answers import Answer, Hit, answer_text
 from .schema import Entry, FollowUp, Problem
+from .screen import text_has_question
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +20,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Answer", "Entry", "FollowUp", "Hit", "KnowledgeRuntime", "Problem", "answer_text"]
+__all__ = ["Answer", "Entry", "FollowUp", "Hit", "KnowledgeRuntime", "Problem", "answer_text", "text_has_question"]

