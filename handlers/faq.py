@@ -9,7 +9,7 @@ to the customer who asked.
 """
 from __future__ import annotations
 
-from handlers.base import Context, Handler
+from handlers.base import Context, Handler, menu_buttons
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
 from handlers.i18n import detect_language
@@ -41,6 +41,8 @@ class FaqHandler(Handler):
         if not ctx.text or kb is None:
             return None
         ans = kb.ask(ctx.text, ctx.lang)
+        if ans.reason == "no_question":  # emoji, markup, a long paste: nothing to answer or record
+            return [Reply(ctx.t("faq.ask_in_words"), menu_buttons(ctx.lang))]
         q = KnowledgeQuestion(
             conversation_id=ctx.conversation.id, customer_id=ctx.customer.id, text=ctx.text, lang=ctx.lang,
             decision=ans.decision, confidence=round(ans.confidence, 6),

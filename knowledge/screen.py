@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 MAX_QUESTION_CHARS = 1000  # a customer's question is a sentence or two; longer is a paste
 
@@ -23,8 +24,6 @@ def text_has_question(text: str | None) -> bool:
     """True when the text has something to match: a Chinese character, or a word of two letters or more,
     once tags, entities, links and markup are removed; False for empty, emoji-only, punctuation-only,
     markup-only text and for pastes longer than MAX_QUESTION_CHARS characters."""
-    import unicodedata
-
     if not text:
         return False
     if len(text) > MAX_QUESTION_CHARS:

@@ -27,7 +27,7 @@ from bot.app import Runtime
 from bot.config import Settings, load_settings
 from bot.engine import HandleResult
 from handlers.messages import Button, Incoming, IncomingFile, Reply
-from knowledge import Answer, Entry, Hit, answer_text
+from knowledge import Answer, Entry, Hit, answer_text, text_has_question
 from knowledge.loader import load
 from knowledge.normalize import normalize
 from storage.models import OutboxItem
@@ -93,6 +93,8 @@ class StandInKnowledge:
 
     def ask(self, text: str, lang: str | None = None, k: int = 5) -> Answer:
         self.asked.append(text)
+        if not text_has_question(text):  # as the real runtime: content-free text is not asked
+            return Answer("decline", 0.0, reason="no_question")
         asked = _key(text)
         if not asked:
             return Answer("decline", 0.0)
