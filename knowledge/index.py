@@ -81,8 +81,8 @@ class Encoders:
         the main encoder runs one engine instance per worker (its C code releases the GIL), USE
         runs beside it. Progress is reported as texts done / texts to embed.
         """
-        from concurrent.futures import ThreadPoolExecutor, as_completed
         import queue
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         caches = {"main": self.main_cache, "use": self.use_cache}
         todo, seen = [], set()  # (encoder, method, kind, chunk); a text two jobs share is embedded once

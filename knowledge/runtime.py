@@ -23,7 +23,8 @@ from .index import Encoders, KnowledgeIndex, Params
 from .loader import faq_paths, knowledge_files, load
 from .schema import Entry, Problem
 from .screen import text_has_question
-from .verifier import K as VERIFY_K, SUGGEST_MAX, Utility, Verifier, load_verifier
+from .verifier import SUGGEST_MAX, Utility, Verifier, load_verifier
+from .verifier import K as VERIFY_K
 
 log = logging.getLogger(__name__)
 
