@@ -9,7 +9,7 @@ from bot.app import Runtime
 from bot.web.app import create_app
 from handlers.messages import Reply
 from handlers.notices.delivery import notify_customer
-from storage.models import Customer
+from storage.models import Conversation, Customer
 
 pytestmark = pytest.mark.slow  # the full runtime over HTTP: the real embedding models
 
@@ -74,7 +74,9 @@ def test_later_messages_arrive_by_polling_once(client):
     services = client.runtime.services
     with services.db.session() as s:
         customer = s.scalars(select(Customer).where(Customer.external_id == "visitor-0004")).one()
-        assert notify_customer(s, services, customer, "status", Reply("Your application was approved.")) == ["chat"]
+        chat = s.scalars(select(Conversation).where(Conversation.customer_id == customer.id)).one()
+        assert notify_customer(s, services, customer, chat, "status", Reply("Your application was approved.")) == [
+            "chat"]
     polled = client.get("/api/chat/messages", params={"session_id": "visitor-0004", "after": last_id}).json()
     assert [m["text"] for m in polled["messages"]] == ["Your application was approved."]
 
