@@ -89,3 +89,21 @@ def test_notice_goes_to_the_browser_the_application_came_from(browser, desk, tmp
     a.locator("#log li.bot", has_text="已进入初审").wait_for(timeout=15_000)  # the page polls every 3 s
     b.wait_for_timeout(4_000)  # one poll of B's page later
     assert bot_count(b) == seen_in_b
+
+
+def test_reload_restores_the_chat_and_its_last_buttons_work(browser, desk, shots):
+    """(docs/screenshots/webchat.png is this test's page.)"""
+    base, _ = desk
+    page = browser.new_context(locale="zh-CN").new_page()
+    page.goto(base + "/")
+    wait_for_bot(page, "您好")
+    say(page, "办理业务")  # a visible button's label, typed: the same as pressing it
+    wait_for_bot(page, "个人账户开户")
+    before = page.locator("#log li").all_inner_texts()
+    page.reload()
+    page.locator("#log li.bot", has_text="个人账户开户").last.wait_for(timeout=15_000)
+    assert page.locator("#log li").all_inner_texts() == before
+    assert page.locator("#log li.me").last.inner_text() == "办理业务"
+    page.locator("#log li.bot").last.locator("button", has_text="个人账户开户").click()
+    wait_for_bot(page, "需要准备的材料")
+    page.screenshot(path=str(shots / "webchat.png"), full_page=True)
