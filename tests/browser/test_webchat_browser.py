@@ -107,3 +107,12 @@ def test_reload_restores_the_chat_and_its_last_buttons_work(browser, desk, shots
     page.locator("#log li.bot").last.locator("button", has_text="个人账户开户").click()
     wait_for_bot(page, "需要准备的材料")
     page.screenshot(path=str(shots / "webchat.png"), full_page=True)
+
+
+def test_an_english_browser_gets_the_page_and_the_greeting_in_english(browser, desk):
+    base, _ = desk
+    page = browser.new_context(locale="en-US").new_page()
+    page.goto(base + "/")
+    wait_for_bot(page, "Hello")
+    assert page.get_attribute("html", "lang") == "en" and page.get_attribute("#text", "placeholder")
+    assert page.locator("#log li.bot button", has_text="Talk to a person").count() == 1
