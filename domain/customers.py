@@ -2,7 +2,7 @@
 the web chat); each is a ``Customer`` row, and linked rows share one person id (the oldest).
 
 Here: which identities are one person, linking two of them, the one-time codes that prove a
-new identity belongs to the person, the chat a person used last, and the one masking rule for
+new identity belongs to the person, and the one masking rule for
 personal data shown to staff.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Conversation, Customer
+from storage.models import Customer
 from storage.repositories import KeyValueStore, person_customer_ids
 
 #: How long a one-time link code stays valid; one code per subject in that time.
@@ -24,14 +24,6 @@ LINK_CODE_TTL = timedelta(minutes=10)
 def customer_ids_of_person(session: Session, customer: Customer) -> list[int]:
     """The ids of every identity of ``customer``'s person, itself included."""
     return list(session.scalars(person_customer_ids(customer)))
-
-
-def latest_conversation(session: Session, customer: Customer) -> Conversation | None:
-    """The chat the person used last, over all their linked identities."""
-    return session.scalars(
-        select(Conversation).where(Conversation.customer_id.in_(person_customer_ids(customer)))
-        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
-    ).first()
 
 
 def link_identities(session: Session, a: Customer, b: Customer) -> int:

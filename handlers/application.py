@@ -239,9 +239,13 @@ class ApplicationHandler(Handler):
             value = ctx.text.strip()
             if material.format in ("cn_id",):
                 value = value.upper()
-            if not material.text_ok(value):
+            rule = apps.text_problem(material, value)
+            if rule is not None:
+                self._remember_wrong(ctx, material.id, rule, len(value))
                 return self.prompt(ctx, app, service, ctx.t("application.error.bad_format",
-                                                            material=material.label(ctx.lang)))
+                                                            material=material.label(ctx.lang),
+                                                            rule=ctx.t("application.rule." + rule, count=len(value))))
+            self._remember_wrong(ctx, material.id, None, 0)
             apps.put_item(ctx.session, app, material, value=value, status=status)
         else:
             return self.prompt(ctx, app, service)
@@ -276,9 +280,30 @@ class ApplicationHandler(Handler):
 
     # -- checking and submitting --------------------------------------------------------------------
 
+    @staticmethod
+    def _remember_wrong(ctx: Context, material_id: str, rule: str | None, length: int) -> None:
+        """Keep the rule a refused value broke, so the list of what is missing tells "given but
+        wrong" from "not given"; a value that fits forgets it."""
+        data = ctx.state_data
+        wrong = dict(data.get("wrong", {}))
+        if rule is None:
+            wrong.pop(material_id, None)
+        else:
+            wrong[material_id] = [rule, length]
+        ctx.set_state(ctx.state, {**data, "wrong": wrong})
+
     def _problem_lines(self, ctx: Context, found: list[tuple[Material, str]]) -> str:
-        return "\n".join(f"{n}. {m.label(ctx.lang)} — {ctx.t('application.reason.' + why)}"
-                         for n, (m, why) in enumerate(found, 1))
+        wrong = ctx.state_data.get("wrong", {})
+        lines = []
+        for n, (material, why) in enumerate(found, 1):
+            if why == "missing" and material.id in wrong:
+                rule, length = wrong[material.id]
+                reason = ctx.t("application.reason.given_but_wrong",
+                               rule=ctx.t("application.rule." + rule, count=length))
+            else:
+                reason = ctx.t("application.reason." + why)
+            lines.append(f"{n}. {material.label(ctx.lang)} — {reason}")
+        return "\n".join(lines)
 
     def review(self, ctx: Context, app: Application) -> list[Reply]:
         """Everything missing or wrong in ONE message and a walk through those items; else the summary."""
@@ -289,8 +314,9 @@ class ApplicationHandler(Handler):
                           menu_buttons(ctx.lang))]
         found = apps.problems(ctx.session, app, service)
         if found:
-            ctx.set_state(COLLECT, {"app": app.id, "queue": [m.id for m, _ in found], "pos": 0})
             text = ctx.t("application.problems", count=len(found), items=self._problem_lines(ctx, found))
+            ctx.set_state(COLLECT, {"app": app.id, "queue": [m.id for m, _ in found], "pos": 0,
+                                    "wrong": ctx.state_data.get("wrong", {})})
             return [Reply(text)] + self.prompt(ctx, app, service)
         ctx.set_state(CONFIRM, {"app": app.id})
         text = ctx.t("application.summary", service=service.label(ctx.lang),

@@ -32,6 +32,15 @@ def question_label(entry, lang: str) -> str:
     return next((a for a in entry.alternates if detect_language(a) == lang), entry.question)
 
 
+def follow_language(ctx: Context) -> None:
+    """A question written in another language than the chat's switches the chat to it: the
+    customer may change language between questions, and the answer (and what follows) is in the
+    language asked in."""
+    asked_in = detect_language(ctx.text)
+    if asked_in is not None and asked_in != ctx.lang:
+        ctx.conversation.language = asked_in
+
+
 class FaqHandler(Handler):
     name = "faq"
     priority = 1000  # last: any text no other handler claims is a question
@@ -40,6 +49,7 @@ class FaqHandler(Handler):
         kb = ctx.services.knowledge
         if not ctx.text or kb is None:
             return None
+        follow_language(ctx)
         ans = kb.ask(ctx.text, ctx.lang)
         if ans.reason == "no_question":  # emoji, markup, a long paste: nothing to answer or record
             return [Reply(ctx.t("faq.ask_in_words"), menu_buttons(ctx.lang))]

@@ -27,6 +27,10 @@ class OutgoingMessage(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+#: The payload key naming who wrote an outbox row (bot | staff); a transcript shows it.
+SENDER = "sender"
+
+
 def enqueue(
     session: Session,
     conversation: Conversation,
@@ -52,7 +56,7 @@ def enqueue(
             conversation_id=conversation.id,
             channel=conversation.channel,
             chat_id=conversation.chat_id,
-            payload=payload,
+            payload={**payload, SENDER: sender},
         )
         session.add(item)
         session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.channels.base import Channel, DeferredSendError
 from bot.channels.registry import ChannelKind
@@ -17,7 +18,8 @@ from bot.config import Settings
 from handlers.messages import Incoming, IncomingFile, Reply
 from handlers.services import Services
 from storage.db import Database
-from storage.models import OutboxItem, utcnow
+from storage.models import Attachment, Conversation, Message, OutboxItem, utcnow
+from storage.outbox import SENDER
 
 CHANNEL = "web"
 #: Most messages one poll of ``/api/chat/messages`` returns.
@@ -25,9 +27,9 @@ PAGE = 100
 
 
 def render(item: OutboxItem) -> dict[str, Any]:
-    """One outbox row as the page shows it (DESIGN.md, "Conventions")."""
+    """One outbox row as the page shows it (DESIGN.md, "Conventions"); ``from`` is bot or staff."""
     payload = item.payload
-    out: dict[str, Any] = {"id": item.id, "text": payload.get("text", "")}
+    out: dict[str, Any] = {"id": item.id, "from": payload.get(SENDER, "bot"), "text": payload.get("text", "")}
     if payload.get("buttons"):
         out["buttons"] = [{"label": b["label"], "payload": b["payload"]} for b in payload["buttons"]]
     if payload.get("files"):
@@ -59,22 +61,58 @@ class WebChatChannel(Channel):
             return [render(item) for item in items]
 
     def since(self, session_id: str, after: int) -> list[dict[str, Any]]:
-        """The chat's messages after id ``after`` (0: the whole transcript), waiting ones marked sent."""
+        """The chat's messages to the customer after id ``after``, waiting ones marked sent; ``after=0``
+        is the whole transcript, the customer's own lines included, in order (a reloaded page
+        shows it)."""
         with self.db.session() as session:
-            items = list(session.scalars(
-                select(OutboxItem)
-                .where(OutboxItem.channel == CHANNEL, OutboxItem.chat_id == session_id, OutboxItem.id > after,
-                       OutboxItem.status.in_(("pending", "sent")))
-                .order_by(OutboxItem.id).limit(PAGE)
-            ))
+            query = (select(OutboxItem).where(OutboxItem.channel == CHANNEL, OutboxItem.chat_id == session_id,
+                                              OutboxItem.id > after, OutboxItem.status.in_(("pending", "sent")))
+                     .order_by(OutboxItem.id))
+            items = list(session.scalars(query if after == 0 else query.limit(PAGE)))
             pending = [i.id for i in items if i.status == "pending"]
             if pending:
                 session.execute(update(OutboxItem).where(OutboxItem.id.in_(pending))
                                 .values(status="sent", sent_at=utcnow()))
-            return [render(i) for i in items]
+            if after:
+                return [render(i) for i in items]
+            return _with_customer_lines(session, session_id, items)
 
     async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
         raise DeferredSendError("the web chat page fetches its replies itself")
+
+
+def _with_customer_lines(session: Session, session_id: str, items: list[OutboxItem]) -> list[dict[str, Any]]:
+    """The outbox rows with the customer's lines between them, by time; a pressed button shows
+    its label, as the page showed it when pressed."""
+    conversation = session.scalars(select(Conversation).where(Conversation.channel == CHANNEL,
+                                                              Conversation.chat_id == session_id)).first()
+    said = [] if conversation is None else list(session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id, Message.direction == "in")
+        .order_by(Message.id)))
+    names = dict(session.execute(select(Attachment.id, Attachment.original_name).where(
+        Attachment.id.in_([a for m in said for a in m.payload.get("attachments", [])]))).all())
+    timeline = sorted([(m.created_at, 0, m) for m in said] + [(i.created_at, 1, i) for i in items],
+                      key=lambda entry: (entry[0], entry[1]))
+    out: list[dict[str, Any]] = []
+    labels: dict[str, str] = {}
+    for _, _, row in timeline:
+        if isinstance(row, OutboxItem):
+            out.append(render(row))
+            labels = {b["payload"]: b["label"] for b in out[-1].get("buttons", [])}
+            continue
+        line = _customer_line(row, labels, names)
+        if line:
+            out.append({"from": "customer", "text": line})
+    return out
+
+
+def _customer_line(message: Message, labels: dict[str, str], names: dict[int, str | None]) -> str:
+    """What the customer sent, as the page shows it: typed text, a button's label, file names."""
+    files = ["📎 " + (names.get(a) or "file") for a in message.payload.get("attachments", [])]
+    text = message.text if message.text != "/start" else ""
+    if message.button and not text:
+        text = labels.get(message.button, "")
+    return "\n".join([part for part in [text, *files] if part])
 
 
 def build_web_channels(settings: Settings, services: Services) -> dict[str, Channel]:

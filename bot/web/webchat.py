@@ -21,6 +21,7 @@ from handlers.messages import Incoming, IncomingFile
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 20_000
+LANGUAGES = ("zh", "en")
 
 router = APIRouter()
 
@@ -90,10 +91,25 @@ def messages(request: Request, session_id: str = Query(...), after: int = Query(
     return {"messages": _channel(request).since(session_id, after)}
 
 
+def browser_language(accept_language: str) -> str | None:
+    """The first of zh and en in the browser's Accept-Language list, by preference."""
+    ranked = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+        try:
+            ranked.append((-float(weight), position, tag.strip().lower().split("-")[0]))
+        except ValueError:
+            continue
+    return next((tag for _, _, tag in sorted(ranked) if tag in LANGUAGES), None)
+
+
 @router.get("/", response_class=HTMLResponse)
 def page(request: Request, lang: str | None = None) -> HTMLResponse:
+    """The chat page in ``?lang=`` if given, else the browser's language, else the desk's default."""
     settings = request.app.state.services.settings
-    language = lang if lang in ("zh", "en") else settings.default_language
+    language = (lang if lang in LANGUAGES else None) or browser_language(
+        request.headers.get("accept-language", "")) or settings.default_language
     texts = {key: t(f"webchat.{key}", language) for key in ("title", "placeholder", "send", "upload", "offline")}
     return request.app.state.templates.TemplateResponse(
         request, "chat.html", {"lang": language, "texts": texts}

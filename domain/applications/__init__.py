@@ -38,7 +38,15 @@ from domain.applications.events import (
     StageEvent,
 )
 from domain.applications.figures import stats
-from domain.applications.materials import check_file, check_item, items_of, problems, put_item, record_file_access
+from domain.applications.materials import (
+    check_file,
+    check_item,
+    items_of,
+    problems,
+    put_item,
+    record_file_access,
+    text_problem,
+)
 from domain.applications.references import (
     REFERENCE,
     LinkCode,
@@ -68,5 +76,5 @@ __all__ = [
     "check_file", "check_item", "check_move", "customer_applications", "customer_may_withdraw", "deadline_job",
     "discard_draft", "draft_expiry_job", "end_of_day", "extend", "issue_code_to_owner", "items_of", "local_date",
     "new_draft", "open_draft", "owned_by", "problems", "put_item", "record_file_access", "resubmit", "stats",
-    "submit", "transition", "verify_and_link",
+    "submit", "text_problem", "transition", "verify_and_link",
 ]

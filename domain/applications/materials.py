@@ -6,10 +6,14 @@ in the service's order, so the customer is told in ONE message (一次性告知)
 """
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import Material, Service
+from domain.catalogue.model import FORMATS, cn_id_checksum_ok
 from domain.transitions import Actor, InvalidRequest
 from storage.models import Application, ApplicationItem, Attachment, FileAccess
 
@@ -37,6 +41,62 @@ def check_file(material: Material, attachment: Attachment) -> str | None:
     return None
 
 
+def text_problem(material: Material, value: str) -> str | None:
+    """None if the typed value fits the material, else the rule it breaks, so the customer is told
+    what to fix: ``empty``, ``id_length``, ``id_chars``, ``id_date``, ``id_checksum``,
+    ``mobile_digits``, ``mobile_length``, ``mobile_prefix``, ``email``, ``date_format``,
+    ``date_invalid`` or ``pattern`` (the service's own pattern, or a format without a finer rule)."""
+    if not value.strip():
+        return "empty"
+    if material.pattern:
+        return None if re.fullmatch(material.pattern, value) else "pattern"
+    rule = _FORMAT_RULES.get(material.format or "")
+    if rule is not None:
+        return rule(value)
+    if material.format and re.fullmatch(FORMATS[material.format], value) is None:
+        return "pattern"
+    return None
+
+
+def _id_problem(value: str) -> str | None:
+    if len(value) != 18:
+        return "id_length"
+    if not (value[:17].isdigit() and (value[17].isdigit() or value[17] in "Xx")):
+        return "id_chars"
+    if _date_or_none(value[6:10], value[10:12], value[12:14]) is None:
+        return "id_date"
+    return None if cn_id_checksum_ok(value) else "id_checksum"
+
+
+def _mobile_problem(value: str) -> str | None:
+    if not value.isdigit():
+        return "mobile_digits"
+    if len(value) != 11:
+        return "mobile_length"
+    return None if re.fullmatch(FORMATS["cn_mobile"], value) else "mobile_prefix"
+
+
+def _email_problem(value: str) -> str | None:
+    return None if re.fullmatch(FORMATS["email"], value) else "email"
+
+
+def _date_problem(value: str) -> str | None:
+    if re.fullmatch(FORMATS["date"], value) is None:
+        return "date_format"
+    return None if _date_or_none(value[:4], value[5:7], value[8:10]) else "date_invalid"
+
+
+def _date_or_none(year: str, month: str, day: str) -> date | None:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+_FORMAT_RULES = {"cn_id": _id_problem, "cn_mobile": _mobile_problem, "email": _email_problem,
+                 "date": _date_problem}
+
+
 def check_item(session: Session, material: Material, item: ApplicationItem | None) -> str | None:
     """None if the item is acceptable for the material; else ``missing``, ``bad_type``, ``too_large`` or ``bad_format``."""
     if item is None:
@@ -44,7 +104,7 @@ def check_item(session: Session, material: Material, item: ApplicationItem | Non
     if item.kind == "text":
         if not material.takes_text:
             return "bad_type"
-        return None if material.text_ok(item.value or "") else "bad_format"
+        return None if text_problem(material, item.value or "") is None else "bad_format"
     attachment = session.get(Attachment, item.attachment_id) if item.attachment_id else None
     if attachment is None:
         return "missing"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import Service
-from domain.customers import LINK_CODE_TTL, issue_link_code, latest_conversation, link_identities, redeem_link_code
+from domain.customers import LINK_CODE_TTL, issue_link_code, link_identities, redeem_link_code
 from storage.models import Application, Conversation, Customer
 from storage.repositories import lock_for_update, person_customer_ids
 
@@ -76,7 +76,7 @@ class LinkCode:
 
 
 def issue_code_to_owner(session: Session, requester: Customer, reference: str) -> LinkCode | None:
-    """A one-time code for the chat the application's owner used last, for ``requester`` who lost
+    """A one-time code for the chat the application was submitted from, for ``requester`` who lost
     the check code. None when the reference is unknown or the requester owns it already, when the
     owner has no chat, or while an earlier code for the case is live (one per LINK_CODE_TTL)."""
     app = by_reference(session, reference)
@@ -85,7 +85,7 @@ def issue_code_to_owner(session: Session, requester: Customer, reference: str) -
     owner = session.get(Customer, app.customer_id)
     if owner is None or owner.person == requester.person:
         return None
-    conversation = latest_conversation(session, owner)
+    conversation = session.get(Conversation, app.conversation_id) if app.conversation_id is not None else None
     if conversation is None:
         return None
     code = issue_link_code(session, _subject(app), requester.person,

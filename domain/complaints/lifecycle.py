@@ -95,7 +95,11 @@ def transition(
 
 
 def _assign(session: Session, complaint: Complaint, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
-    complaint.assigned_to = _staff(session, fields.get("staff_id"), "staff_id").id
+    """A (re)assignment; to the person already handling it changes nothing and is refused."""
+    staff = _staff(session, fields.get("staff_id"), "staff_id")
+    if complaint.assigned_to == staff.id:
+        raise IllegalTransition(f"complaint {complaint.ticket} is already assigned to {staff.display_name}")
+    complaint.assigned_to = staff.id
     return {"staff_id": complaint.assigned_to}
 
 

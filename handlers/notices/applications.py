@@ -1,6 +1,6 @@
-"""What the customer reads when their application changes: one notice per event, in the language
-of the chat they used last, with the button that helps next; by chat (and email where they gave
-an address), or by email only when the change is their own and the chat reply already says it.
+"""What the customer reads when their application changes: one notice per event, in the chat the
+application was submitted from and in that chat's language, with the button that helps next; by
+chat (and email where they gave an address), or by email only when the change is their own and the chat reply already says it.
 After 办结 the customer is also asked once for a 1-5 rating (满意度调查).
 """
 from __future__ import annotations
@@ -21,12 +21,11 @@ from domain.applications import (
     StageEvent,
 )
 from domain.catalogue import ServiceCatalog
-from domain.customers import latest_conversation
 from domain.events import EventBus
 from handlers.feedback import send_rating_request
 from handlers.i18n import t
 from handlers.messages import Button, Reply
-from handlers.notices.delivery import EmailNotifier, notify_customer
+from handlers.notices.delivery import EmailNotifier, case_chat, notify_customer
 from handlers.services import Services
 from storage.models import Application, Customer
 
@@ -63,21 +62,20 @@ def tell_customer(session: Session, event: ApplicationEvent, *, services: Servic
     customer = session.get(Customer, app.customer_id) if app is not None else None
     if app is None or customer is None:
         return
-    chat_now = latest_conversation(session, customer)
-    lang = (chat_now.language if chat_now is not None else None) or app.language  # they may have switched
+    chat = case_chat(session, app.conversation_id)
+    lang = (chat.language if chat is not None else None) or app.language  # they may have switched
     reply = notice(services.catalogue, app, event, lang)
     subject = t("application.notify.subject", lang, reference=app.reference, service=service_label(app, lang))
     if not (isinstance(event, StageEvent) and event.actor_kind == "customer"):
-        notify_customer(session, services, customer, subject, reply)
+        notify_customer(session, services, customer, chat, subject, reply)
     elif services.settings.smtp_host:
-        EmailNotifier().notify(session, customer, subject, reply)
+        EmailNotifier().notify(session, customer, chat, subject, reply)
 
 
 def ask_rating(session: Session, event: ApplicationCompleted, *, services: Services) -> None:
     """满意度调查: after 办结 the customer is asked once for a 1-5 rating of this application."""
     app = session.get(Application, event.application_id)
-    customer = session.get(Customer, app.customer_id) if app is not None else None
-    conversation = latest_conversation(session, customer) if customer is not None else None
+    conversation = case_chat(session, app.conversation_id) if app is not None else None
     if app is not None and conversation is not None:
         send_rating_request(session, services, conversation, "application", app.id,
                             service=app.service_id)

@@ -12,7 +12,7 @@ from domain.events import EventBus
 from handlers import complaint as complaint_dialog
 from handlers.i18n import t
 from handlers.messages import Reply
-from handlers.notices.delivery import notify_customer
+from handlers.notices.delivery import case_chat, notify_customer
 from handlers.services import Services
 from storage.models import Complaint, Customer
 
@@ -41,4 +41,4 @@ def tell_customer(session: Session, event: ComplaintStageChanged, *, services: S
         return
     subject = t("complaint.notify.subject", complaint.language, ticket=complaint.ticket)
     for reply in replies(complaint, event):
-        notify_customer(session, services, customer, subject, reply)
+        notify_customer(session, services, customer, case_chat(session, complaint.conversation_id), subject, reply)

@@ -1,7 +1,9 @@
 """Telling a customer something later (a status change, a result, an answer).
 
 Notifiers sit behind one interface because the rules name several ways to reach a
-customer (chat, email, SMS, phone). Each notifier queues durable work inside the
+customer (chat, email, SMS, phone). A notice about a case goes to the chat the case came from
+(its ``conversation_id``), never to whichever linked identity wrote last: proving an identity
+once from another chat is not a choice to be told there. Each notifier queues durable work inside the
 caller's transaction: chat messages go to the outbox, emails become jobs that the job
 runner sends with retries; nothing is sent while the transaction may still roll back.
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.messages import Reply
@@ -24,30 +25,21 @@ EMAIL_JOB = "notify.email"
 class Notifier(Protocol):
     name: str
 
-    def notify(self, session: Session, customer: Customer, subject: str, reply: Reply) -> bool:
+    def notify(self, session: Session, customer: Customer, chat: Conversation | None, subject: str,
+               reply: Reply) -> bool:
         """Queue the notice; False when this way cannot reach the customer."""
 
 
-def latest_conversation(session: Session, customer: Customer) -> Conversation | None:
-    """The chat the customer used last, over all their linked identities."""
-    person = customer.person
-    ids = select(Customer.id).where((Customer.id == person) | (Customer.person_id == person))
-    return session.scalars(
-        select(Conversation).where(Conversation.customer_id.in_(ids))
-        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
-    ).first()
-
-
 class ChatNotifier:
-    """The customer's chat channel, through the outbox."""
+    """The chat the case came from, through the outbox."""
 
     name = "chat"
 
-    def notify(self, session: Session, customer: Customer, subject: str, reply: Reply) -> bool:
-        conversation = latest_conversation(session, customer)
-        if conversation is None:
+    def notify(self, session: Session, customer: Customer, chat: Conversation | None, subject: str,
+               reply: Reply) -> bool:
+        if chat is None:
             return False
-        enqueue(session, conversation, [reply], sender="bot")
+        enqueue(session, chat, [reply], sender="bot")
         return True
 
 
@@ -56,7 +48,8 @@ class EmailNotifier:
 
     name = "email"
 
-    def notify(self, session: Session, customer: Customer, subject: str, reply: Reply) -> bool:
+    def notify(self, session: Session, customer: Customer, chat: Conversation | None, subject: str,
+               reply: Reply) -> bool:
         if not customer.email:
             return False
         schedule(session, EMAIL_JOB, utcnow(), {"to": customer.email, "subject": subject, "body": reply.text})
@@ -70,7 +63,13 @@ def notifiers(services: Services) -> list[Notifier]:
     return active
 
 
-def notify_customer(session: Session, services: Services, customer: Customer, subject: str, reply: Reply) -> list[str]:
-    """Queue a notice on every way that reaches the customer; returns the ways used.
-    The caller calls ``services.wake_outbox()`` after committing."""
-    return [n.name for n in notifiers(services) if n.notify(session, customer, subject, reply)]
+def case_chat(session: Session, conversation_id: int | None) -> Conversation | None:
+    """The chat a case was submitted from: where its notices go."""
+    return session.get(Conversation, conversation_id) if conversation_id is not None else None
+
+
+def notify_customer(session: Session, services: Services, customer: Customer, chat: Conversation | None,
+                    subject: str, reply: Reply) -> list[str]:
+    """Queue a notice on every way that reaches the customer (``chat``: the case's own chat);
+    returns the ways used. The caller calls ``services.wake_outbox()`` after committing."""
+    return [n.name for n in notifiers(services) if n.notify(session, customer, chat, subject, reply)]

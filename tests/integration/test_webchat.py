@@ -9,7 +9,8 @@ from bot.app import Runtime
 from bot.web.app import create_app
 from handlers.messages import Reply
 from handlers.notices.delivery import notify_customer
-from storage.models import Customer
+from storage.models import Conversation, Customer
+from storage.outbox import enqueue
 
 pytestmark = pytest.mark.slow  # the full runtime over HTTP: the real embedding models
 
@@ -74,7 +75,9 @@ def test_later_messages_arrive_by_polling_once(client):
     services = client.runtime.services
     with services.db.session() as s:
         customer = s.scalars(select(Customer).where(Customer.external_id == "visitor-0004")).one()
-        assert notify_customer(s, services, customer, "status", Reply("Your application was approved.")) == ["chat"]
+        chat = s.scalars(select(Conversation).where(Conversation.customer_id == customer.id)).one()
+        assert notify_customer(s, services, customer, chat, "status", Reply("Your application was approved.")) == [
+            "chat"]
     polled = client.get("/api/chat/messages", params={"session_id": "visitor-0004", "after": last_id}).json()
     assert [m["text"] for m in polled["messages"]] == ["Your application was approved."]
 
@@ -93,3 +96,26 @@ def test_unknown_paths_and_broken_json_answer_in_the_error_shape(client):
     assert broken.status_code == 422 and broken.json() == {"error": "the request body is not valid JSON"}
     undecodable = client.post("/api/chat", content=b"\xff{", headers={"content-type": "application/json"})
     assert undecodable.status_code == 400 and undecodable.json()["error"]
+
+
+def test_after_zero_is_the_whole_transcript_in_order_with_who_wrote_each_line(client):
+    session = {"session_id": "visitor-0005"}
+    start = client.post("/api/chat", json={**session, "text": "/start"}).json()["replies"]
+    menu = next(r for r in start if r.get("buttons"))
+    pressed = menu["buttons"][1]
+    client.post("/api/chat", json={**session, "button": pressed["payload"]})
+    client.post("/api/chat/upload", data=session, files={"file": ("id.png", PNG)})
+    services = client.runtime.services
+    with services.db.session() as s:
+        chat = s.scalars(select(Conversation).where(Conversation.chat_id == "visitor-0005")).one()
+        enqueue(s, chat, [Reply("An agent writes.")], sender="staff")
+    transcript = client.get("/api/chat/messages", params={**session, "after": 0}).json()["messages"]
+    assert [m["from"] for m in transcript[:len(start)]] == ["bot"] * len(start)  # "/start" is not a line
+    lines = [(m["from"], m["text"]) for m in transcript]
+    assert lines.index(("customer", pressed["label"])) > len(start) - 1
+    assert lines.index(("customer", "📎 id.png")) > lines.index(("customer", pressed["label"]))
+    assert lines[-1] == ("staff", "An agent writes.")
+    ids = [m["id"] for m in transcript if m["from"] != "customer"]
+    assert ids == sorted(ids)
+    later = client.get("/api/chat/messages", params={**session, "after": ids[-2]}).json()["messages"]
+    assert [(m["from"], m["text"]) for m in later] == [("staff", "An agent writes.")]  # after=N: as before

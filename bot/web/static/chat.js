@@ -1,5 +1,7 @@
 // Web chat page: no build step. Keeps a random session id in localStorage so a
-// returning visitor continues, sends text/buttons/files, and polls for later messages.
+// returning visitor continues (a reload restores the transcript from the server), sends
+// text/buttons/files, and polls for later messages. Typing the label of a button of the
+// last message is the same as pressing it.
 (function () {
   "use strict";
   var lang = document.querySelector(".chat").dataset.lang;
@@ -13,6 +15,8 @@
     localStorage.setItem("sdb_session", sessionId);
   }
   var lastId = Number(localStorage.getItem("sdb_last_" + sessionId) || 0);
+  var lastButtons = [];
+  var WHO = { customer: "me", bot: "bot", staff: "staff" };
 
   function remember(id) {
     if (id && id > lastId) { lastId = id; localStorage.setItem("sdb_last_" + sessionId, String(lastId)); }
@@ -39,6 +43,7 @@
     if (buttons && buttons.length) {
       var bl = document.createElement("div");
       bl.className = "buttons";
+      if (who !== "me") { lastButtons = buttons; }
       buttons.forEach(function (b) {
         var btn = document.createElement("button");
         btn.type = "button";
@@ -48,16 +53,25 @@
       });
       li.appendChild(bl);
     }
+    if (who !== "me" && !(buttons && buttons.length)) { lastButtons = []; }
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
 
-  function show(replies) {
+  function show(replies, all) {
     (replies || []).forEach(function (r) {
-      if (r.id && r.id <= lastId) return;
-      add("bot", r.text, r.buttons, r.files);
+      if (!all && r.id && r.id <= lastId) return;
+      add(WHO[r.from] || "bot", r.text, r.buttons, r.files);
       remember(r.id);
     });
+  }
+
+  function buttonFor(text) {
+    var typed = text.trim().toLowerCase();
+    for (var i = 0; i < lastButtons.length; i++) {
+      if (lastButtons[i].label.trim().toLowerCase() === typed) return lastButtons[i];
+    }
+    return null;
   }
 
   function handle(resp) {
@@ -84,7 +98,8 @@
     if (!text.trim()) return;
     input.value = "";
     add("me", text);
-    send({ text: text });
+    var button = buttonFor(text);
+    send(button ? { button: button.payload } : { text: text });
   });
 
   document.getElementById("file").addEventListener("change", function (ev) {
@@ -105,6 +120,15 @@
       .then(function () { setTimeout(poll, 3000); });
   }
 
-  if (lastId === 0) { send({ text: "/start" }); }
-  poll();
+  function restore() {
+    return fetch("/api/chat/messages?session_id=" + sessionId + "&after=0")
+      .then(function (resp) { return resp.json(); })
+      .then(function (body) {
+        var transcript = body.messages || [];
+        if (!transcript.length) { return send({ text: "/start" }); }
+        show(transcript, true);
+      }, failed);
+  }
+
+  (lastId === 0 ? send({ text: "/start" }) : restore()).then(poll, poll);
 })();

@@ -14,7 +14,7 @@ def submit_account_opening(chat: Chat) -> tuple[str, str]:
     assert "个人账户开户" in replies[0].text and "需要准备的材料" in replies[0].text  # checklist up front
     assert "第 1/6 项：申请人姓名" in replies[1].text
     chat.send("张三")
-    assert "格式不正确" in text(chat.send("110105194912310021"))  # wrong checksum refused at once
+    assert "校验码不符" in text(chat.send("110105194912310021"))  # wrong checksum refused at once, saying so
     chat.send(GOOD_ID.lower())
     assert "第 4/6 项" in text(chat.send(file=PNG))
     assert "第 5/6 项" in text(chat.press("application:skip"))  # emblem side: "provide later"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from domain import applications as apps
 from storage.models import Customer
 from tests.integration.applications.helpers import Chat, payloads
 from tests.integration.applications.test_chat_flow import submit_account_opening
@@ -80,3 +81,20 @@ def test_one_time_code_sent_to_the_original_chat_links_identities(runtime):
     fake = "KH-20000101-AAAA"
     web.send(fake)
     assert "一次性验证码" in web.press(f"progress:code:{fake}")[0].text  # same answer for an unknown number
+
+
+def test_notices_stay_in_the_chat_the_case_came_from_after_a_look_up_elsewhere(runtime):
+    """Apply in A, prove the case once in B, staff move it: the notice goes to A, none to B."""
+    a = Chat(runtime, channel="web", chat_id="browser-a", user_id="browser-a")
+    reference, code = submit_account_opening(a)
+    b = Chat(runtime, channel="web", chat_id="browser-b", user_id="browser-b")
+    b.send("你好")
+    b.send(reference)
+    assert "身份验证成功" in b.send(code)[0].text  # B is now the linked chat written from last
+    mark_a, mark_b = a.last_outbox_id(), b.last_outbox_id()
+    services = runtime.services
+    with services.db.session() as s:
+        app = apps.by_reference(s, reference)
+        apps.transition(s, services, app, "initial_review", apps.Actor("staff", "rita"))
+    assert any(reference in text and "初审" in text for text in a.outbox_texts(after=mark_a))
+    assert b.outbox_texts(after=mark_b) == []

@@ -187,3 +187,15 @@ def test_an_unanswered_follow_up_is_escalated_after_the_automatic_visit(runtime,
     assert runtime.jobs.run_due() == 1
     complaint = load(runtime, ticket)
     assert complaint.status == "follow_up" and complaint.overdue and complaint.escalated_to == staff["boss"]
+
+
+def test_assigning_to_the_same_person_again_is_refused_and_tells_the_customer_nothing(runtime, say, staff):
+    ticket = file_complaint(say("dora"))
+    agent = staff["agent1"]
+    act(runtime, ticket, "assign", agent, staff_id=agent)
+    mark = last_outbox_id(runtime)
+    for _ in range(3):
+        with pytest.raises(complaints.IllegalTransition, match="already assigned"):
+            act(runtime, ticket, "assign", agent, staff_id=agent)
+    assert outbox_texts(runtime, "dora", mark) == []
+    assert [e.action for e in load(runtime, ticket).events].count("assign") == 1
