@@ -5,7 +5,7 @@ import hashlib
 import secrets
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,16 +22,20 @@ GRANTS: dict[str, frozenset[str]] = {
 }
 
 _hasher = PasswordHasher()
+#: A real hash of a random secret: checking a password against it costs what a real check costs,
+#: so an unknown username takes as long as a wrong password and matches nothing.
+_STAND_IN_HASH = _hasher.hash(secrets.token_urlsafe(32))
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; ``None`` (no such account) is checked against a stand-in, in the same time."""
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
+        return _hasher.verify(password_hash or _STAND_IN_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
         return False
 
 

@@ -1,6 +1,8 @@
 """Console login, lockout, CSRF and role checks over HTTP."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.console_helpers import console_app, console_login
@@ -54,3 +56,14 @@ def test_lockout_after_repeated_failures(client):
 def test_open_redirect_is_refused(client):
     response = console_login(client, "alice", "correct horse", next_page="https://evil.example/")
     assert response.headers["location"] == "/console"
+
+
+def test_unknown_username_answers_like_a_wrong_password(client):
+    unknown = login(client, "nobody", "whatever pass")
+    wrong = login(client, "alice", "whatever pass")
+    assert unknown.status_code == wrong.status_code == 401
+    assert _without_csrf(unknown.text) == _without_csrf(wrong.text)
+
+
+def _without_csrf(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
