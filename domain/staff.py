@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import ApiToken, StaffUser
@@ -58,6 +59,32 @@ def add_staff(session: Session, username: str, password: str, role: str, display
     session.add(user)
     session.flush()
     return user
+
+
+def count_failed_login(session: Session, staff_id: int, limit: int, lockout: timedelta, now: datetime) -> bool:
+    """Count one failed login in a single UPDATE (no read-modify-write, so concurrent tries on any
+    worker all count; a lock that has run out starts the count again); True when the account is now locked."""
+    expired = StaffUser.locked_until <= now
+    count = session.execute(
+        update(StaffUser).where(StaffUser.id == staff_id)
+        .values(failed_logins=case((expired, 1), else_=StaffUser.failed_logins + 1),
+                locked_until=case((expired, None), else_=StaffUser.locked_until))
+        .returning(StaffUser.failed_logins)).scalar_one()
+    if count >= limit:
+        session.execute(update(StaffUser).where(StaffUser.id == staff_id).values(locked_until=now + lockout))
+    session.expire_all()
+    return count >= limit
+
+
+def clear_failed_logins(session: Session, staff_id: int, now: datetime) -> bool:
+    """Reset the failure count after a right password, unless a concurrent failure locked the account
+    meanwhile; True when the login may go on."""
+    result = session.execute(
+        update(StaffUser).where(StaffUser.id == staff_id,
+                                or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now))
+        .values(failed_logins=0, locked_until=None))
+    session.expire_all()
+    return result.rowcount == 1
 
 
 def token_digest(token: str) -> str:

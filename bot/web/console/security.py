@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from domain.staff import has_role, verify_password
+from domain.staff import clear_failed_logins, count_failed_login, has_role, verify_password
 from handlers.services import Services
 from storage.models import StaffUser, utcnow
 
@@ -127,11 +127,10 @@ def attempt_login(session: Session, services: Services, username: str, password:
     if user.locked_until and user.locked_until > now:
         return None, "console.login.locked"
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.console_max_failed_logins:
-            user.locked_until = now + timedelta(minutes=settings.console_lockout_minutes)
-            user.failed_logins = 0
+        lockout = timedelta(minutes=settings.console_lockout_minutes)
+        if count_failed_login(session, user.id, settings.console_max_failed_logins, lockout, now):
             return None, "console.login.locked"
         return None, "console.login.failed"
-    user.failed_logins, user.locked_until = 0, None
+    if not clear_failed_logins(session, user.id, now):
+        return None, "console.login.locked"
     return user, ""
