@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage import counters
 from storage.models import ApiToken, StaffUser
 
 ROLES = ("agent", "reviewer", "content_manager", "supervisor", "admin")
@@ -85,6 +86,28 @@ def clear_failed_logins(session: Session, staff_id: int, now: datetime) -> bool:
         .values(failed_logins=0, locked_until=None))
     session.expire_all()
     return result.rowcount == 1
+
+
+#: How long failures of a name without an account are remembered (a real account's are until it logs in).
+UNKNOWN_LOGIN_MEMORY = timedelta(days=1)
+
+
+def _unknown_login_key(username: str) -> str:
+    return "login:" + username.casefold()
+
+
+def unknown_login_locked(session: Session, username: str, now: datetime) -> bool:
+    """A name without an account is "locked" like a real one, so the lockout does not tell them apart."""
+    return counters.locked_until(session, _unknown_login_key(username), now) is not None
+
+
+def count_unknown_login(session: Session, username: str, limit: int, lockout: timedelta, now: datetime) -> bool:
+    """Count a failed login of a name without an account, as ``count_failed_login`` does for an account."""
+    key = _unknown_login_key(username)
+    if counters.count_hit(session, key, UNKNOWN_LOGIN_MEMORY, now) < limit:
+        return False
+    counters.lock(session, key, now + lockout)
+    return True
 
 
 def token_digest(token: str) -> str:

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from storage.models import StaffUser
 from tests.console_helpers import console_app, console_login
 
 
@@ -67,3 +68,18 @@ def test_unknown_username_answers_like_a_wrong_password(client):
 
 def _without_csrf(html: str) -> str:
     return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
+def test_unknown_and_real_accounts_look_the_same_after_five_tries(client):
+    real = [_without_csrf(login(client, "alice", "wrong").text) for _ in range(6)]
+    unknown = [_without_csrf(login(client, "nobody", "wrong").text) for _ in range(6)]
+    assert real == unknown
+    assert "锁定" in unknown[4] and "锁定" in unknown[5] and "锁定" not in unknown[3]
+
+
+def test_only_the_right_password_learns_an_account_is_disabled(sqlite_settings):
+    with console_app(sqlite_settings, [("dora", "dora password", "agent", "Dora")]) as (runtime, client):
+        with runtime.services.db.session() as s:
+            s.query(StaffUser).filter_by(username="dora").one().active = False
+        assert _without_csrf(login(client, "dora", "wrong").text) == _without_csrf(login(client, "nobody", "x").text)
+        assert "停用" in login(client, "dora", "dora password").text

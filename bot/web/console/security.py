@@ -17,7 +17,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from domain.staff import clear_failed_logins, count_failed_login, has_role, verify_password
+from domain.staff import (
+    clear_failed_logins,
+    count_failed_login,
+    count_unknown_login,
+    has_role,
+    unknown_login_locked,
+    verify_password,
+)
 from handlers.services import Services
 from storage.models import StaffUser, utcnow
 
@@ -115,22 +122,26 @@ async def verify_csrf(request: Request) -> None:
 
 
 def attempt_login(session: Session, services: Services, username: str, password: str) -> tuple[StaffUser | None, str]:
-    """Check a login; returns (user, "") or (None, reason key). Counts failures and locks the account."""
+    """Check a login; returns (user, "") or (None, reason key). Counts failures and locks the account.
+    A name without an account answers exactly as an account with a wrong password (page, time, lockout);
+    only the right password learns that an account is disabled."""
     settings = services.settings
+    limit, lockout = settings.console_max_failed_logins, timedelta(minutes=settings.console_lockout_minutes)
     user = session.query(StaffUser).filter(StaffUser.username == username).one_or_none()
     now = utcnow()
     if user is None:
+        if unknown_login_locked(session, username, now):
+            return None, "console.login.locked"
         verify_password(None, password)  # the same time as a real check
-        return None, "console.login.failed"
-    if not user.active:
-        return None, "console.login.disabled"
+        locked = count_unknown_login(session, username, limit, lockout, now)
+        return None, "console.login.locked" if locked else "console.login.failed"
     if user.locked_until and user.locked_until > now:
         return None, "console.login.locked"
     if not verify_password(user.password_hash, password):
-        lockout = timedelta(minutes=settings.console_lockout_minutes)
-        if count_failed_login(session, user.id, settings.console_max_failed_logins, lockout, now):
-            return None, "console.login.locked"
-        return None, "console.login.failed"
+        locked = count_failed_login(session, user.id, limit, lockout, now)
+        return None, "console.login.locked" if locked else "console.login.failed"
+    if not user.active:
+        return None, "console.login.disabled"
     if not clear_failed_logins(session, user.id, now):
         return None, "console.login.locked"
     return user, ""
