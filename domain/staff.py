@@ -110,6 +110,18 @@ def count_unknown_login(session: Session, username: str, limit: int, lockout: ti
     return True
 
 
+def end_sessions(user: StaffUser) -> None:
+    """End every console session of ``user`` on every worker: each request compares its cookie's epoch."""
+    user.session_epoch = StaffUser.session_epoch + 1  # type: ignore[assignment]  # one UPDATE, no lost bump
+
+
+def change_role(user: StaffUser, role: str) -> None:
+    if role not in ROLES:
+        raise StaffError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    user.role = role
+    end_sessions(user)
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

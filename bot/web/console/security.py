@@ -1,8 +1,8 @@
 """Console sessions (signed cookies), CSRF tokens and the ``require_staff`` dependency.
 
-The session cookie carries the staff id and a fingerprint of the password hash, signed
-with the server's secret: changing the password or disabling the account ends every
-session at once. CSRF tokens are an HMAC of the session (or, before login, of a nonce
+The session cookie carries the staff id and the account's session epoch, signed with the
+server's secret; every request compares the epoch with the staff row, so logout, a password
+change, a role change or disabling the account ends every session at once, on every worker. CSRF tokens are an HMAC of the session (or, before login, of a nonce
 cookie), checked on every state-changing request.
 """
 from __future__ import annotations
@@ -57,12 +57,8 @@ def _serializer(services: Services) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key(services), salt="console-session")
 
 
-def _fingerprint(user: StaffUser) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 def session_cookie_value(services: Services, user: StaffUser) -> str:
-    return _serializer(services).dumps({"uid": user.id, "fp": _fingerprint(user)})
+    return _serializer(services).dumps({"uid": user.id, "ep": user.session_epoch})
 
 
 def cookie_secure(request: Request) -> bool:
@@ -80,8 +76,9 @@ def current_staff(request: Request, session: Session) -> StaffUser | None:
         data = _serializer(services).loads(raw, max_age=max_age)
     except BadSignature:
         return None
-    user = session.get(StaffUser, data.get("uid"))
-    if user is None or not user.active or data.get("fp") != _fingerprint(user):
+    uid = data.get("uid") if isinstance(data, dict) else None
+    user = session.get(StaffUser, uid) if isinstance(uid, int) else None
+    if user is None or not user.active or data.get("ep") != user.session_epoch:
         return None
     return user
 

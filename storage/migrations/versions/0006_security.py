@@ -1,4 +1,4 @@
-"""security: counters behind limits and lockouts
+"""security: counters behind limits and lockouts, the staff session epoch
 
 Revision ID: 0006_security
 Revises: 0001_core
@@ -25,7 +25,10 @@ def upgrade() -> None:
     sa.Column('locked_until', storage.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key')
     )
+    op.add_column('staff_users', sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('staff_users') as batch:
+        batch.drop_column('session_epoch')
     op.drop_table('limit_counters')
