@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage import counters
 from storage.models import ApiToken, StaffUser
 
 ROLES = ("agent", "reviewer", "content_manager", "supervisor", "admin")
@@ -22,16 +24,20 @@ GRANTS: dict[str, frozenset[str]] = {
 }
 
 _hasher = PasswordHasher()
+#: A real hash of a random secret: checking a password against it costs what a real check costs,
+#: so an unknown username takes as long as a wrong password and matches nothing.
+_STAND_IN_HASH = _hasher.hash(secrets.token_urlsafe(32))
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; ``None`` (no such account) is checked against a stand-in, in the same time."""
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
+        return _hasher.verify(password_hash or _STAND_IN_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
         return False
 
 
@@ -54,6 +60,66 @@ def add_staff(session: Session, username: str, password: str, role: str, display
     session.add(user)
     session.flush()
     return user
+
+
+def count_failed_login(session: Session, staff_id: int, limit: int, lockout: timedelta, now: datetime) -> bool:
+    """Count one failed login in a single UPDATE (no read-modify-write, so concurrent tries on any
+    worker all count; a lock that has run out starts the count again); True when the account is now locked."""
+    expired = StaffUser.locked_until <= now
+    count = session.execute(
+        update(StaffUser).where(StaffUser.id == staff_id)
+        .values(failed_logins=case((expired, 1), else_=StaffUser.failed_logins + 1),
+                locked_until=case((expired, None), else_=StaffUser.locked_until))
+        .returning(StaffUser.failed_logins)).scalar_one()
+    if count >= limit:
+        session.execute(update(StaffUser).where(StaffUser.id == staff_id).values(locked_until=now + lockout))
+    session.expire_all()
+    return count >= limit
+
+
+def clear_failed_logins(session: Session, staff_id: int, now: datetime) -> bool:
+    """Reset the failure count after a right password, unless a concurrent failure locked the account
+    meanwhile; True when the login may go on."""
+    result = session.execute(
+        update(StaffUser).where(StaffUser.id == staff_id,
+                                or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now))
+        .values(failed_logins=0, locked_until=None))
+    session.expire_all()
+    return result.rowcount == 1
+
+
+#: How long failures of a name without an account are remembered (a real account's are until it logs in).
+UNKNOWN_LOGIN_MEMORY = timedelta(days=1)
+
+
+def _unknown_login_key(username: str) -> str:
+    return "login:" + username.casefold()
+
+
+def unknown_login_locked(session: Session, username: str, now: datetime) -> bool:
+    """A name without an account is "locked" like a real one, so the lockout does not tell them apart."""
+    return counters.locked_until(session, _unknown_login_key(username), now) is not None
+
+
+def count_unknown_login(session: Session, username: str, limit: int, lockout: timedelta, now: datetime) -> bool:
+    """Count a failed login of a name without an account, as ``count_failed_login`` does for an account."""
+    key = _unknown_login_key(username)
+    if counters.count_hit(session, key, UNKNOWN_LOGIN_MEMORY, now) < limit:
+        return False
+    counters.lock(session, key, now + lockout)
+    return True
+
+
+def end_sessions(user: StaffUser) -> None:
+    """End every console session of ``user`` on every worker: each request compares its cookie's epoch."""
+    user.session_epoch = StaffUser.session_epoch + 1  # type: ignore[assignment]  # one UPDATE, no lost bump
+
+
+def change_role(user: StaffUser, role: str) -> None:
+    if role not in ROLES:
+        raise StaffError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    user.role = role
+    end_sessions(user)
 
 
 def token_digest(token: str) -> str:

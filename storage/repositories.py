@@ -24,7 +24,7 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _insert(session: Session, model: type) -> Insert:
+def dialect_insert(session: Session, model: type) -> Insert:
     dialect = postgresql if is_postgres(session) else sqlite
     return dialect.insert(model)  # type: ignore[return-value]
 
@@ -33,7 +33,7 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], conflic
                   returning: Any = None) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING; with ``returning``, that column of the new row or None
     when the row existed already."""
-    statement = _insert(session, model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    statement = dialect_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=conflict)
     if returning is None:
         session.execute(statement)
         return None
@@ -43,7 +43,7 @@ def insert_ignore(session: Session, model: type, values: dict[str, Any], conflic
 def upsert(session: Session, model: type, values: dict[str, Any], conflict: list[str],
            update: dict[str, Any]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE SET ``update``."""
-    session.execute(_insert(session, model).values(**values).on_conflict_do_update(
+    session.execute(dialect_insert(session, model).values(**values).on_conflict_do_update(
         index_elements=conflict, set_=update))
 
 

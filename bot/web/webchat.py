@@ -12,14 +12,19 @@ from typing import Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+#: The page makes 32 hex digits from crypto.getRandomValues (128 bits); 32 characters of this alphabet
+#: hold at least that much, and an id with fewer than 6 different characters was not drawn at random.
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+SESSION_ID_MIN_DISTINCT = 6
+SESSION_ID_RULE = ("session_id must be 32-128 random letters, digits, '-' or '_' "
+                   "(at least 128 bits; the chat page makes one)")
 MAX_TEXT = 20_000
 LANGUAGES = ("zh", "en")
 
@@ -31,12 +36,11 @@ class ChatRequest(BaseModel):
     text: str | None = Field(None, max_length=MAX_TEXT)
     button: str | None = Field(None, max_length=1024)
 
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, value: str) -> str:
-        if not SESSION_ID.match(value):
-            raise ValueError("session_id must be 8-64 letters, digits, '-' or '_'")
-        return value
+
+def require_session_id(session_id: str) -> None:
+    """Refuse a short or guessable session id (400): a customer's conversation is only as private as its id."""
+    if not SESSION_ID.match(session_id) or len(set(session_id)) < SESSION_ID_MIN_DISTINCT:
+        raise HTTPException(400, SESSION_ID_RULE)
 
 
 def _check_rate(request: Request, session_id: str) -> None:
@@ -64,6 +68,7 @@ def _handle(request: Request, incoming: Incoming) -> dict[str, Any]:
 def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
     if body.text is None and body.button is None:
         raise HTTPException(400, "send either text or button")
+    require_session_id(body.session_id)
     _check_rate(request, body.session_id)
     return _handle(request, WebChatChannel.message(body.session_id, body.text or "", body.button or None,
                                                    request.query_params.get("lang")))
@@ -72,8 +77,7 @@ def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
 @router.post("/api/chat/upload")
 def upload(request: Request, session_id: str = Form(...), file: UploadFile = File(...),
            text: str = Form("")) -> dict[str, Any]:
-    if not SESSION_ID.match(session_id):
-        raise HTTPException(400, "session_id must be 8-64 letters, digits, '-' or '_'")
+    require_session_id(session_id)
     _check_rate(request, session_id)
     limit = request.app.state.services.settings.max_upload_bytes
     data = file.file.read(limit + 1)
@@ -86,8 +90,7 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 
 @router.get("/api/chat/messages")
 def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0)) -> dict[str, Any]:
-    if not SESSION_ID.match(session_id):
-        raise HTTPException(400, "session_id must be 8-64 letters, digits, '-' or '_'")
+    require_session_id(session_id)
     return {"messages": _channel(request).since(session_id, after)}
 
 

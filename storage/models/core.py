@@ -156,6 +156,8 @@ class StaffUser(Base):
     on_duty: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    #: Raised to end every console session of the account at once (logout, password, role, disabling).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

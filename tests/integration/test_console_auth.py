@@ -1,8 +1,11 @@
 """Console login, lockout, CSRF and role checks over HTTP."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from storage.models import StaffUser
 from tests.console_helpers import console_app, console_login
 
 
@@ -54,3 +57,29 @@ def test_lockout_after_repeated_failures(client):
 def test_open_redirect_is_refused(client):
     response = console_login(client, "alice", "correct horse", next_page="https://evil.example/")
     assert response.headers["location"] == "/console"
+
+
+def test_unknown_username_answers_like_a_wrong_password(client):
+    unknown = login(client, "nobody", "whatever pass")
+    wrong = login(client, "alice", "whatever pass")
+    assert unknown.status_code == wrong.status_code == 401
+    assert _without_csrf(unknown.text) == _without_csrf(wrong.text)
+
+
+def _without_csrf(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
+def test_unknown_and_real_accounts_look_the_same_after_five_tries(client):
+    real = [_without_csrf(login(client, "alice", "wrong").text) for _ in range(6)]
+    unknown = [_without_csrf(login(client, "nobody", "wrong").text) for _ in range(6)]
+    assert real == unknown
+    assert "锁定" in unknown[4] and "锁定" in unknown[5] and "锁定" not in unknown[3]
+
+
+def test_only_the_right_password_learns_an_account_is_disabled(sqlite_settings):
+    with console_app(sqlite_settings, [("dora", "dora password", "agent", "Dora")]) as (runtime, client):
+        with runtime.services.db.session() as s:
+            s.query(StaffUser).filter_by(username="dora").one().active = False
+        assert _without_csrf(login(client, "dora", "wrong").text) == _without_csrf(login(client, "nobody", "x").text)
+        assert "停用" in login(client, "dora", "dora password").text

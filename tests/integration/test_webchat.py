@@ -27,18 +27,18 @@ def client(settings):
 
 
 def test_text_gets_replies_with_buttons(client):
-    body = client.post("/api/chat", json={"session_id": "visitor-0001", "text": "/start"}).json()
+    body = client.post("/api/chat", json={"session_id": "visitor-0001-5e8a1c3f9b7d20463ac9", "text": "/start"}).json()
     reply = body["replies"][0]
     assert reply["text"] and {"label", "payload"} <= set(reply["buttons"][0])
 
 
 def test_button_press(client):
-    body = client.post("/api/chat", json={"session_id": "visitor-0001", "button": "lang:en"}).json()
+    body = client.post("/api/chat", json={"session_id": "visitor-0001-5e8a1c3f9b7d20463ac9", "button": "lang:en"}).json()
     assert body["replies"][0]["text"] == "Switched to English."
 
 
 def test_errors_are_json_with_4xx(client):
-    for payload in ({"session_id": "x", "text": "hi"}, {"session_id": "visitor-0001"}, {"text": "hi"}):
+    for payload in ({"session_id": "x", "text": "hi"}, {"session_id": "visitor-0001-5e8a1c3f9b7d20463ac9"}, {"text": "hi"}):
         response = client.post("/api/chat", json=payload)
         assert 400 <= response.status_code < 500 and response.json()["error"]
     response = client.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"})
@@ -46,39 +46,39 @@ def test_errors_are_json_with_4xx(client):
 
 
 def test_oversized_body_is_413(client):
-    response = client.post("/api/chat", json={"session_id": "visitor-0001", "text": "x" * 200_000})
+    response = client.post("/api/chat", json={"session_id": "visitor-0001-5e8a1c3f9b7d20463ac9", "text": "x" * 200_000})
     assert response.status_code == 413 and "too large" in response.json()["error"]
 
 
 def test_rate_limit_is_429_with_a_clear_body(client):
-    codes = [client.post("/api/chat", json={"session_id": "visitor-0002", "text": "hi"}).status_code
+    codes = [client.post("/api/chat", json={"session_id": "visitor-0002-5e8a1c3f9b7d20463ac9", "text": "hi"}).status_code
              for _ in range(21)]
     assert codes[:20] == [200] * 20 and codes[20] == 429
-    assert "wait" in client.post("/api/chat", json={"session_id": "visitor-0002", "text": "hi"}).json()["error"]
+    assert "wait" in client.post("/api/chat", json={"session_id": "visitor-0002-5e8a1c3f9b7d20463ac9", "text": "hi"}).json()["error"]
 
 
 def test_upload_is_stored_and_oversize_refused(client):
-    ok = client.post("/api/chat/upload", data={"session_id": "visitor-0003"}, files={"file": ("id.png", PNG)})
+    ok = client.post("/api/chat/upload", data={"session_id": "visitor-0003-5e8a1c3f9b7d20463ac9"}, files={"file": ("id.png", PNG)})
     assert ok.status_code == 200 and "id.png" in ok.json()["replies"][0]["text"]
     stored = list((client.runtime.services.settings.data_dir / "attachments").rglob("*"))
     assert any(p.is_file() for p in stored)
-    big = client.post("/api/chat/upload", data={"session_id": "visitor-0003"},
+    big = client.post("/api/chat/upload", data={"session_id": "visitor-0003-5e8a1c3f9b7d20463ac9"},
                       files={"file": ("big.png", PNG + b"\x00" * 5000)})
     assert big.status_code == 413 and big.json()["error"]
 
 
 def test_later_messages_arrive_by_polling_once(client):
-    first = client.post("/api/chat", json={"session_id": "visitor-0004", "text": "hello"}).json()
+    first = client.post("/api/chat", json={"session_id": "visitor-0004-5e8a1c3f9b7d20463ac9", "text": "hello"}).json()
     last_id = first["replies"][-1]["id"]
-    assert client.get("/api/chat/messages", params={"session_id": "visitor-0004", "after": last_id}).json() == {
+    assert client.get("/api/chat/messages", params={"session_id": "visitor-0004-5e8a1c3f9b7d20463ac9", "after": last_id}).json() == {
         "messages": []}
     services = client.runtime.services
     with services.db.session() as s:
-        customer = s.scalars(select(Customer).where(Customer.external_id == "visitor-0004")).one()
+        customer = s.scalars(select(Customer).where(Customer.external_id == "visitor-0004-5e8a1c3f9b7d20463ac9")).one()
         chat = s.scalars(select(Conversation).where(Conversation.customer_id == customer.id)).one()
         assert notify_customer(s, services, customer, chat, "status", Reply("Your application was approved.")) == [
             "chat"]
-    polled = client.get("/api/chat/messages", params={"session_id": "visitor-0004", "after": last_id}).json()
+    polled = client.get("/api/chat/messages", params={"session_id": "visitor-0004-5e8a1c3f9b7d20463ac9", "after": last_id}).json()
     assert [m["text"] for m in polled["messages"]] == ["Your application was approved."]
 
 

@@ -19,11 +19,12 @@ from bot.web.console.security import (
     attempt_login,
     cookie_secure,
     csrf_token,
+    current_staff,
     require_staff,
     session_cookie_value,
     verify_csrf,
 )
-from domain.staff import has_role
+from domain.staff import end_sessions, has_role
 from handlers.i18n import t
 from storage.models import OutboxItem, StaffUser
 from storage.outbox import retry_failed
@@ -77,7 +78,11 @@ def login(request: Request, username: str = Form(...), password: str = Form(...)
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-def logout() -> Response:
+def logout(request: Request, session: Session = DB_SESSION) -> Response:
+    """End every session of the account (a copied cookie dies with the one in this browser)."""
+    user = current_staff(request, session)
+    if user is not None:
+        end_sessions(user)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

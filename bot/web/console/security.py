@@ -1,8 +1,8 @@
 """Console sessions (signed cookies), CSRF tokens and the ``require_staff`` dependency.
 
-The session cookie carries the staff id and a fingerprint of the password hash, signed
-with the server's secret: changing the password or disabling the account ends every
-session at once. CSRF tokens are an HMAC of the session (or, before login, of a nonce
+The session cookie carries the staff id and the account's session epoch, signed with the
+server's secret; every request compares the epoch with the staff row, so logout, a password
+change, a role change or disabling the account ends every session at once, on every worker. CSRF tokens are an HMAC of the session (or, before login, of a nonce
 cookie), checked on every state-changing request.
 """
 from __future__ import annotations
@@ -17,7 +17,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from domain.staff import has_role, verify_password
+from domain.staff import (
+    clear_failed_logins,
+    count_failed_login,
+    count_unknown_login,
+    has_role,
+    unknown_login_locked,
+    verify_password,
+)
 from handlers.services import Services
 from storage.models import StaffUser, utcnow
 
@@ -50,12 +57,8 @@ def _serializer(services: Services) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key(services), salt="console-session")
 
 
-def _fingerprint(user: StaffUser) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 def session_cookie_value(services: Services, user: StaffUser) -> str:
-    return _serializer(services).dumps({"uid": user.id, "fp": _fingerprint(user)})
+    return _serializer(services).dumps({"uid": user.id, "ep": user.session_epoch})
 
 
 def cookie_secure(request: Request) -> bool:
@@ -73,8 +76,9 @@ def current_staff(request: Request, session: Session) -> StaffUser | None:
         data = _serializer(services).loads(raw, max_age=max_age)
     except BadSignature:
         return None
-    user = session.get(StaffUser, data.get("uid"))
-    if user is None or not user.active or data.get("fp") != _fingerprint(user):
+    uid = data.get("uid") if isinstance(data, dict) else None
+    user = session.get(StaffUser, uid) if isinstance(uid, int) else None
+    if user is None or not user.active or data.get("ep") != user.session_epoch:
         return None
     return user
 
@@ -115,23 +119,26 @@ async def verify_csrf(request: Request) -> None:
 
 
 def attempt_login(session: Session, services: Services, username: str, password: str) -> tuple[StaffUser | None, str]:
-    """Check a login; returns (user, "") or (None, reason key). Counts failures and locks the account."""
+    """Check a login; returns (user, "") or (None, reason key). Counts failures and locks the account.
+    A name without an account answers exactly as an account with a wrong password (page, time, lockout);
+    only the right password learns that an account is disabled."""
     settings = services.settings
+    limit, lockout = settings.console_max_failed_logins, timedelta(minutes=settings.console_lockout_minutes)
     user = session.query(StaffUser).filter(StaffUser.username == username).one_or_none()
     now = utcnow()
     if user is None:
-        verify_password("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$YQ", password)  # same time as a real check
-        return None, "console.login.failed"
-    if not user.active:
-        return None, "console.login.disabled"
+        if unknown_login_locked(session, username, now):
+            return None, "console.login.locked"
+        verify_password(None, password)  # the same time as a real check
+        locked = count_unknown_login(session, username, limit, lockout, now)
+        return None, "console.login.locked" if locked else "console.login.failed"
     if user.locked_until and user.locked_until > now:
         return None, "console.login.locked"
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.console_max_failed_logins:
-            user.locked_until = now + timedelta(minutes=settings.console_lockout_minutes)
-            user.failed_logins = 0
-            return None, "console.login.locked"
-        return None, "console.login.failed"
-    user.failed_logins, user.locked_until = 0, None
+        locked = count_failed_login(session, user.id, limit, lockout, now)
+        return None, "console.login.locked" if locked else "console.login.failed"
+    if not user.active:
+        return None, "console.login.disabled"
+    if not clear_failed_logins(session, user.id, now):
+        return None, "console.login.locked"
     return user, ""

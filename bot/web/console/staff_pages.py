@@ -11,7 +11,7 @@ from bot.auth import DB_SESSION
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
-from domain.staff import ROLES, StaffError, add_staff, hash_password, verify_password
+from domain.staff import ROLES, StaffError, add_staff, change_role, end_sessions, hash_password, verify_password
 from storage.models import StaffUser
 
 router = APIRouter(prefix="/console")
@@ -58,6 +58,21 @@ def staff_active(staff_id: int, request: Request, active: str = Form(...), user:
     target.active = active == "1"
     if not target.active:
         target.on_duty = False  # a disabled account takes no conversations and counts for no wait estimate
+        end_sessions(target)
+    return done("/console/staff")
+
+
+@router.post("/staff/{staff_id}/role", dependencies=[Depends(verify_csrf)])
+def staff_role(staff_id: int, request: Request, role: str = Form(...), user: StaffUser = Depends(ADMIN),
+               session: Session = DB_SESSION) -> Response:
+    """A new role ends the account's sessions, so no page opened under the old role stays usable."""
+    target = _target(session, staff_id)
+    if target.id == user.id:
+        return _staff_page(request, session, "console.staff.error.self", status_code=400)
+    try:
+        change_role(target, role)
+    except StaffError as exc:
+        return _staff_page(request, session, "console.staff.error.invalid", str(exc), status_code=400)
     return done("/console/staff")
 
 
@@ -75,7 +90,8 @@ def staff_reset_password(staff_id: int, request: Request, password: str = Form(.
     target = _target(session, staff_id)
     if len(password) < MIN_PASSWORD:
         return _staff_page(request, session, "console.password.error.short", status_code=400)
-    target.password_hash = hash_password(password)  # ends the account's sessions
+    target.password_hash = hash_password(password)
+    end_sessions(target)
     target.locked_until, target.failed_logins = None, 0
     return done("/console/staff")
 
@@ -100,8 +116,10 @@ def change_password(request: Request, current: str = Form(...), new: str = Form(
     if error:
         return render(request, "console/password.html", {"error": error, "changed": None}, status_code=400)
     user.password_hash = hash_password(new)
+    end_sessions(user)
+    session.flush()
     response = done("/console/password?changed=1")
-    # Other sessions end (the cookie is bound to the password hash); this one continues.
+    # Every other session ends; this one continues with a cookie of the new epoch.
     response.set_cookie(SESSION_COOKIE, session_cookie_value(request.app.state.services, user), httponly=True,
                         samesite="lax", secure=cookie_secure(request),
                         max_age=request.app.state.services.settings.console_session_hours * 3600)

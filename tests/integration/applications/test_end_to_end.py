@@ -156,7 +156,7 @@ def test_a_service_with_secondary_review_cannot_skip_it(runtime, api, tokens):
 
 
 def test_materials_through_the_web_chat_http_api(runtime, api):
-    session = "websession-apply-1"
+    session = "websession-apply-1-5e8a1c3f9b7d20463ac9"
 
     def say(**body):
         response = api.post("/api/chat", json={"session_id": session, **body})

@@ -38,7 +38,7 @@ def token(client, path: str) -> str:
 def test_agent_takes_replies_and_hands_back_through_the_console(app_rt):
     staff(app_rt, "alice")
     customer = client_for(app_rt)
-    sid = "web-customer-01"
+    sid = "web-customer-01-5e8a1c3f9b7d20463ac9"
     customer.post("/api/chat", json={"session_id": sid, "text": "社保卡怎么补办"})
     customer.post("/api/chat", json={"session_id": sid, "text": "转人工"})
 
@@ -280,7 +280,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def test_agent_opens_the_customers_file(app_rt):
     staff(app_rt, "alice")
     customer = client_for(app_rt)
-    sid = "web-customer-02"
+    sid = "web-customer-02-5e8a1c3f9b7d20463ac9"
     customer.post("/api/chat", json={"session_id": sid, "text": "人工"})
     customer.post("/api/chat/upload", data={"session_id": sid}, files={"file": ("证件.png", PNG, "image/png")})
     agent = client_for(app_rt, "alice")

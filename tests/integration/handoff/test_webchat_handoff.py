@@ -11,7 +11,7 @@ from domain import handoff
 def test_web_customer_gets_the_agents_answer(rt):
     agent = staff(rt, "alice")
     client = TestClient(create_app(rt, start_workers=False))
-    sid = "customer-0001"
+    sid = "customer-0001-5e8a1c3f9b7d20463ac9"
     client.post("/api/chat", json={"session_id": sid, "text": "营业时间是几点"})
     queued = client.post("/api/chat", json={"session_id": sid, "button": "handoff:request"}).json()["replies"]
     assert "第 1 位" in queued[0]["text"]
