@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
     public_url: str | None = Field(None, description="Public base URL of the server, used in links sent to customers.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines: readable text, or one JSON object a line with the request and conversation id.")
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="On shutdown, how long sends and turns in flight may take to finish.")
     default_language: Literal["zh", "en"] = Field("zh", description="Language before one is detected.")
     secret_key: SecretStr | None = Field(None, description="Key signing console sessions; default: generated once and kept under BOT_DATA_DIR.")
 
