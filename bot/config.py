@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # Handoff to staff
     handoff_hours: str = Field("mon-fri 09:00-17:00", description="Staff working hours, e.g. 'mon-fri 09:00-12:00,13:30-17:00; sat 09:00-12:00', or 'always'.")
     handoff_timezone: str = Field("Asia/Shanghai", description="Time zone of the working hours and holidays.")
-    handoff_holidays: str = Field("", description="Closed dates, comma separated: 2026-10-01..2026-10-07, 2027-01-01.")
+    handoff_holidays: str = Field("", description="Staff-only closed dates beyond the calendar's public holidays and the desk's closures (calendar.yaml), comma separated: 2026-12-24..2026-12-25, 2027-01-04.")
     handoff_idle_minutes: float = Field(10.0, gt=0, description="A customer left unanswered this long by the agent goes back to the queue.")
     handoff_first_response_target_seconds: int = Field(120, ge=1, description="Target for the first staff answer after a handoff (measured from the queue, or from opening time).")
     handoff_handle_minutes: float = Field(6.0, gt=0, description="Minutes per conversation assumed for the wait estimate until enough handoffs are measured.")
@@ -172,9 +172,12 @@ class Settings(BaseSettings):
 
     @property
     def working_hours(self) -> "WorkingHours":
+        """Staff hours on the same calendar as the deadlines (the knowledge folder's calendar.yaml)."""
+        from domain.catalogue import load_calendar
         from domain.hours import WorkingHours
 
-        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays)
+        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays,
+                                          load_calendar(self.knowledge_dir / "services"))
 
     @property
     def effective_telegram_base_file_url(self) -> str:
