@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import DATA_DIR_DEFAULT, Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 
 
@@ -62,8 +62,10 @@ def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         default = field.default
+        if name == "data_dir":
+            default = DATA_DIR_DEFAULT
         if name == "knowledge_dir":
-            default = "the shipped sample, `knowledge/data`"
+            default = "`BOT_DATA_DIR/knowledge` (seeded from the shipped sample)"
         rows.append(f"| `BOT_{name.upper()}` | {'' if default is None else default} | {field.description} |")
     return "\n".join(rows)
 
