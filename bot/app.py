@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.jobs import KV_PURGE_JOB, JobFunction, JobRunner, purge_expired_kv, schedule_kv_purge
+from bot.metrics import forget_process
 from bot.outbox import OutboxSender
 from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
@@ -113,11 +115,25 @@ class Runtime:
                  self.services.db.url.get_backend_name())
 
     async def stop(self) -> None:
+        """Graceful: the workers finish what they hold (sends in flight too) and hand back what
+        they claimed but did not begin; the channels close after the last send."""
         if self.services.knowledge:
             self.services.knowledge.stop()
+        grace = self.services.settings.shutdown_grace_seconds
+        workers = [worker for worker in (self.jobs, self.inbox, self.outbox) if worker]
+        await asyncio.gather(*(worker.stop(grace) for worker in workers))
         for channel in self.channels.values():
             await channel.stop()
-        for worker in (self.jobs, self.inbox, self.outbox):
-            if worker:
-                await worker.stop()
         self.services.db.dispose()
+        forget_process(os.getpid())
+
+    def readiness(self) -> dict[str, str]:
+        """What ``/readyz`` reports: ``ok`` for each check, or what is wrong."""
+        missing = self.services.db.missing_migrations()
+        knowledge = self.services.knowledge
+        stopped = [w.name for w in (self.outbox, self.inbox, self.jobs) if w is None or not w.alive]
+        return {
+            "migrations": f"not applied: {', '.join(sorted(missing))}" if missing else "ok",
+            "knowledge": "ok" if knowledge is not None and knowledge.entries else "not loaded",
+            "workers": f"not running: {', '.join(stopped)}" if stopped else "ok",
+        }

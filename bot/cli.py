@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import DATA_DIR_DEFAULT, Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 
 
@@ -21,7 +21,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     runtime = Runtime.build(settings)
     app = create_app(runtime)
     print(f"Service desk bot: web chat at http://{host}:{port}/  (console: /console)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # JSON logs: uvicorn's own loggers go through the root handler instead of its text config.
+    log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
+                log_config=log_config, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
     return 0
 
 
@@ -59,8 +62,10 @@ def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         default = field.default
+        if name == "data_dir":
+            default = DATA_DIR_DEFAULT
         if name == "knowledge_dir":
-            default = "the shipped sample, `knowledge/data`"
+            default = "`BOT_DATA_DIR/knowledge` (seeded from the shipped sample)"
         rows.append(f"| `BOT_{name.upper()}` | {'' if default is None else default} | {field.description} |")
     return "\n".join(rows)
 
@@ -265,5 +270,5 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return int(args.func(settings, args) or 0)

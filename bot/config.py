@@ -5,11 +5,14 @@ names the variable. Secrets are ``SecretStr`` so they never print by accident.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -17,6 +20,14 @@ if TYPE_CHECKING:
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KNOWLEDGE_DIR = PACKAGE_ROOT / "knowledge" / "data"
+#: Shown in the README's table for the data folder's default (it depends on the user).
+DATA_DIR_DEFAULT = "$XDG_DATA_HOME/servicedesk-bot (~/.local/share/servicedesk-bot)"
+
+
+def default_data_dir() -> Path:
+    """Where the bot writes by default: outside the installed package, so a wheel works read-only."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return (Path(base) / "servicedesk-bot").resolve()
 
 
 class Settings(BaseSettings):
@@ -27,13 +38,21 @@ class Settings(BaseSettings):
     )
 
     # Core
-    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, attachments and caches.")
+    data_dir: Path = Field(default_factory=default_data_dir, description=(
+        "Folder for everything the bot writes: the SQLite file, attachments, caches, the generated console key "
+        "and (by default) the knowledge folder."))
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file under BOT_DATA_DIR.")
-    knowledge_dir: Path = Field(SAMPLE_KNOWLEDGE_DIR, description="Knowledge folder (FAQ and service files).")
+    knowledge_dir: Path = Field(SAMPLE_KNOWLEDGE_DIR, description=(
+        "Knowledge folder (FAQ and service files; the console writes entries there); default: "
+        "BOT_DATA_DIR/knowledge, a copy of the shipped sample made on first start."))
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
     public_url: str | None = Field(None, description="Public base URL of the server, used in links sent to customers.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines: readable text, or one JSON object a line with the request and conversation id.")
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="On shutdown, how long sends and turns in flight may take to finish.")
     default_language: Literal["zh", "en"] = Field("zh", description="Language before one is detected.")
     secret_key: SecretStr | None = Field(None, description="Key signing console sessions; default: generated once and kept under BOT_DATA_DIR.")
 
@@ -106,10 +125,26 @@ class Settings(BaseSettings):
     # Handoff to staff
     handoff_hours: str = Field("mon-fri 09:00-17:00", description="Staff working hours, e.g. 'mon-fri 09:00-12:00,13:30-17:00; sat 09:00-12:00', or 'always'.")
     handoff_timezone: str = Field("Asia/Shanghai", description="Time zone of the working hours and holidays.")
-    handoff_holidays: str = Field("", description="Closed dates, comma separated: 2026-10-01..2026-10-07, 2027-01-01.")
+    handoff_holidays: str = Field("", description="Staff-only closed dates beyond the calendar's public holidays and the desk's closures (calendar.yaml), comma separated: 2026-12-24..2026-12-25, 2027-01-04.")
     handoff_idle_minutes: float = Field(10.0, gt=0, description="A customer left unanswered this long by the agent goes back to the queue.")
     handoff_first_response_target_seconds: int = Field(120, ge=1, description="Target for the first staff answer after a handoff (measured from the queue, or from opening time).")
     handoff_handle_minutes: float = Field(6.0, gt=0, description="Minutes per conversation assumed for the wait estimate until enough handoffs are measured.")
+
+    @model_validator(mode="after")
+    def _absolute_folders(self) -> "Settings":
+        """Folders are absolute (a worker's working directory must not matter); the knowledge
+        folder, unless given, is the data folder's own, never the installed sample."""
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if "knowledge_dir" not in self.model_fields_set:
+            self.knowledge_dir = self.data_dir / "knowledge"
+        return self
+
+    @field_validator("embedding_backend")
+    @classmethod
+    def _backend_installed(cls, value: str) -> str:
+        if value == "sentence-transformers" and importlib.util.find_spec("sentence_transformers") is None:
+            raise ValueError("needs the extra: pip install 'servicedesk-bot[sentence-transformers]'")
+        return value
 
     @field_validator("telegram_mode")
     @classmethod
@@ -169,9 +204,12 @@ class Settings(BaseSettings):
 
     @property
     def working_hours(self) -> "WorkingHours":
+        """Staff hours on the same calendar as the deadlines (the knowledge folder's calendar.yaml)."""
+        from domain.catalogue import load_calendar
         from domain.hours import WorkingHours
 
-        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays)
+        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays,
+                                          load_calendar(self.knowledge_dir / "services"))
 
     @property
     def effective_telegram_base_file_url(self) -> str:
@@ -213,9 +251,19 @@ class SettingsError(Exception):
     """Raised with one human-readable line per wrong variable."""
 
 
+def seed_knowledge(settings: Settings) -> None:
+    """A knowledge folder that does not exist yet starts as a copy of the shipped sample."""
+    if not settings.knowledge_dir.exists():
+        shutil.copytree(SAMPLE_KNOWLEDGE_DIR, settings.knowledge_dir)
+
+
 def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment (and ``.env``), with ``overrides``; the knowledge folder
+    is seeded from the sample on first use."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        seed_knowledge(settings)
+        return settings
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from bot.logs import conversation_id_var
+from bot.metrics import observe_turn
 from handlers.base import Context, Handler, menu_buttons
 from handlers.handoff import customer_wrote
 from handlers.i18n import detect_language
@@ -58,7 +60,7 @@ class Engine:
 
     def handle(self, incoming: Incoming) -> HandleResult:
         """Handle a message from a channel that answers synchronously (web chat, terminal)."""
-        with self.services.db.session() as session:
+        with observe_turn(incoming.channel), self.services.db.session() as session:
             if incoming.delivery_key:
                 recorded = repositories.insert_ignore(session, InboxItem, {
                     "channel": incoming.channel, "delivery_key": incoming.delivery_key,
@@ -84,7 +86,8 @@ class Engine:
                 return None
             result = HandleResult()
             for incoming in incomings:
-                one = self._process(session, incoming)
+                with observe_turn(incoming.channel):
+                    one = self._process(session, incoming)
                 result.conversation_id = one.conversation_id
                 result.replies += one.replies
                 result.outbox_ids += one.outbox_ids
@@ -96,6 +99,7 @@ class Engine:
 
     def _process(self, session: Session, incoming: Incoming) -> HandleResult:
         conversation = self.lock_conversation(session, incoming)
+        conversation_id_var.set(conversation.id)
         settings = self.services.settings
         text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
         if conversation.language is None:

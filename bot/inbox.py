@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
-from bot.workers import PollingWorker, claim_in_chat_order
+from bot.workers import PollingWorker, claim_in_chat_order, release_leases
 from storage.models import InboxItem, utcnow
 
 if TYPE_CHECKING:
@@ -45,7 +45,10 @@ class InboxWorker(PollingWorker):
 
     async def process_once(self) -> int:
         items = await asyncio.to_thread(self.claim)
-        for item in items:
+        for done, item in enumerate(items):
+            if self.stopping:
+                await asyncio.to_thread(release_leases, self.db, InboxItem, [i.id for i in items[done:]])
+                return done
             try:
                 incomings = await self.channels[item.channel].parse(item.payload)
                 await asyncio.to_thread(self.engine.handle_recorded, item.id, incomings)

@@ -97,11 +97,20 @@ class JobRunner(PollingWorker):
     def run_due(self) -> int:
         """Run every due job once; returns how many ran."""
         ids = self.claim()
-        for job_id in ids:
+        for done, job_id in enumerate(ids):
+            if self.stopping:
+                self._release(ids[done:])
+                return done
             self._run_one(job_id)
         if ids:
             self.services.wake_outbox()
         return len(ids)
+
+    def _release(self, ids: list[int]) -> None:
+        """Shutdown: jobs claimed but not begun go back to pending at once, not after the lease."""
+        with self.services.db.session() as session:
+            session.execute(update(Job).where(Job.id.in_(ids), Job.locked_by == self.worker_id)
+                            .values(status="pending", locked_by=None, lease_until=None, attempts=Job.attempts - 1))
 
     def _run_one(self, job_id: int) -> None:
         db = self.services.db

@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
 from bot.channels.toolkit import SentParts
-from bot.workers import PollingWorker, claim_in_chat_order
+from bot.workers import PollingWorker, claim_in_chat_order, release_leases
 from handlers.messages import Reply
 from storage.models import OutboxItem, utcnow
 from storage.outbox import LEASE, parts_sent, record_parts_sent
@@ -56,7 +56,10 @@ class OutboxSender(PollingWorker):
 
     async def drain_once(self) -> int:
         items = await asyncio.to_thread(self.claim)
-        for item in items:
+        for done, item in enumerate(items):
+            if self.stopping:
+                await asyncio.to_thread(release_leases, self.db, OutboxItem, [i.id for i in items[done:]])
+                return done
             await self._deliver(item)
         return len(items)
 

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
@@ -30,15 +30,25 @@ async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
 
 
 class PollingWorker:
-    """A loop that calls ``step()`` while it finds work, then waits for ``wake()`` or the poll interval."""
+    """A loop that calls ``step()`` while it finds work, then waits for ``wake()`` or the poll interval.
+
+    ``stop()`` is graceful: the work in hand (a send, a turn) finishes, what was claimed but not
+    begun is handed back at once (``stopping`` tells ``step`` to stop early), and only past the
+    grace period is the loop cancelled."""
 
     name = "worker"
 
     def __init__(self, poll_seconds: float) -> None:
         self.poll_seconds = poll_seconds
+        self.stopping = False
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Started and still looping (for ``/readyz``)."""
+        return self._task is not None and not self._task.done()
 
     async def step(self) -> int:
         """Do one batch of work; return how much was done (0 means idle)."""
@@ -50,21 +60,27 @@ class PollingWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
+        self.stopping = False
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 0.0) -> None:
+        """Let the work in hand finish (up to ``grace_seconds``), then end the loop."""
+        self.stopping = True
+        self._wake.set()
+        if self._task is not None and grace_seconds > 0:
+            await asyncio.wait([self._task], timeout=grace_seconds)
         await cancel_and_wait(self._task)
         self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 done = await self.step()
             except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
                 log.exception("%s pass failed", self.name)
                 done = 0
-            if done:
+            if done or self.stopping:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -97,3 +113,14 @@ def claim_in_chat_order(db: Database, model: type[QueueRow], channels: list[str]
             row.attempts += 1
             row.next_attempt_at = now + lease
         return rows
+
+
+def release_leases(db: Database, model: type[QueueRow], ids: list[int]) -> None:
+    """Hand rows claimed but not begun back at once (shutdown), as if never tried: another
+    worker takes them now instead of after the lease."""
+    if not ids:
+        return
+    with db.session() as session:
+        session.execute(update(model).where(model.id.in_(ids), model.status == "pending")
+                        .values(next_attempt_at=utcnow(), attempts=model.attempts - 1))
+    log.info("%s: %d claimed rows handed back on shutdown", model.__tablename__, len(ids))

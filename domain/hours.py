@@ -1,9 +1,11 @@
-"""Staff working hours with holidays, parsed from two plain settings.
+"""Staff working hours, parsed from plain settings, on the desk's one working-day calendar.
 
 ``BOT_HANDOFF_HOURS`` lists weekday rules separated by ``;``: ``"mon-fri 09:00-12:00,13:30-17:00;
-sat 09:00-12:00"`` (``always`` for round the clock). ``BOT_HANDOFF_HOLIDAYS`` lists closed dates:
-``"2026-10-01..2026-10-07, 2027-01-01"``. Kept free of storage and web imports so the settings
-can validate both at start.
+sat 09:00-12:00"`` (``always`` for round the clock). Public holidays and make-up working days
+come from the calendar the deadlines use (``domain.workdays``: the public calendar and the
+desk's ``calendar.yaml``); ``BOT_HANDOFF_HOLIDAYS`` adds dates only the staff are away:
+``"2026-12-24..2026-12-25, 2027-01-04"``. Kept free of storage and web imports so the settings
+can validate them at start.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.workdays import Calendar
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RULE = re.compile(r"^([a-z]{3})(?:-([a-z]{3}))?\s+(.+)$")
@@ -78,34 +82,44 @@ def parse_zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class WorkingHours:
+    """When staff are at work: the weekly hours on the working days of ``calendar`` (the same
+    calendar the deadlines count in), with ``holidays`` the staff's own extra closed dates."""
+
     week: dict[int, list[tuple[time, time]]] | None
     zone: ZoneInfo
     holidays: frozenset[date] = field(default_factory=frozenset)
+    calendar: Calendar = field(default_factory=Calendar)
 
     @classmethod
-    def from_settings(cls, hours: str, zone: str, holidays: str) -> "WorkingHours":
-        return cls(parse_hours(hours), parse_zone(zone), parse_holidays(holidays))
+    def from_settings(cls, hours: str, zone: str, holidays: str, calendar: Calendar | None = None) -> "WorkingHours":
+        return cls(parse_hours(hours), parse_zone(zone), parse_holidays(holidays), calendar or Calendar())
+
+    def spans_on(self, day: date) -> list[tuple[time, time]]:
+        """The open spans of a day: none on a holiday; a make-up Saturday or Sunday (调休) works
+        the hours of the first weekday that has any (Monday's, usually), unless it has its own."""
+        assert self.week is not None
+        if day in self.holidays or self.calendar.is_holiday(day):
+            return []
+        own = self.week.get(day.weekday(), [])
+        if own or not self.calendar.is_made_up_workday(day):
+            return own
+        return next((self.week[d] for d in range(5) if self.week.get(d)), [])
 
     def is_open(self, moment: datetime) -> bool:
         if self.week is None:
             return True
         local = moment.astimezone(self.zone)
-        if local.date() in self.holidays:
-            return False
         now = local.time()
-        return any(start <= now < end for start, end in self.week.get(local.weekday(), []))
+        return any(start <= now < end for start, end in self.spans_on(local.date()))
 
     def next_open(self, moment: datetime) -> datetime:
         """The first moment at or after ``moment`` when staff are at work (``moment`` itself if open)."""
         if self.is_open(moment):
             return moment
-        assert self.week is not None
         local = moment.astimezone(self.zone)
         for offset in range(0, 400):
             day = local.date() + timedelta(days=offset)
-            if day in self.holidays:
-                continue
-            for start, _end in self.week.get(day.weekday(), []):
+            for start, _end in self.spans_on(day):
                 candidate = datetime.combine(day, start, tzinfo=self.zone)
                 if candidate > local:
                     return candidate.astimezone(moment.tzinfo)

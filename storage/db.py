@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +68,13 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the newest revision of every feature branch."""
         command.upgrade(self.alembic_config(), "heads")
+
+    def missing_migrations(self) -> set[str]:
+        """The newest revisions of the feature branches this database does not have yet."""
+        heads = set(ScriptDirectory.from_config(self.alembic_config()).get_heads())
+        with self.engine.connect() as conn:
+            applied = set(MigrationContext.configure(conn).get_current_heads())
+        return heads - applied
 
     def dispose(self) -> None:
         self.engine.dispose()

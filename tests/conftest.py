@@ -11,6 +11,7 @@ PostgreSQL tests fail loudly; set BOT_TEST_SKIP_POSTGRES=1 to skip them on purpo
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import Runtime
-from bot.config import Settings, load_settings
+from bot.config import SAMPLE_KNOWLEDGE_DIR, Settings, load_settings
 from storage.db import Database
 from storage.models import Base
 from tests.testbot import build_runtime
+
+# The suite reads the repository's sample knowledge in place and never writes to the user's data
+# folder (the defaults): a test of those defaults clears these two.
+os.environ.setdefault("BOT_KNOWLEDGE_DIR", str(SAMPLE_KNOWLEDGE_DIR))
+os.environ.setdefault("BOT_DATA_DIR", tempfile.mkdtemp(prefix="sdb-test-data-"))
 
 #: Fixtures that build the full runtime with the real knowledge: the platform suites, end to end.
 REAL_MODEL_FIXTURES = {"tg", "tg_polling", "make_bot"}

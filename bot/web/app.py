@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot import metrics
 from bot.app import Runtime
 from bot.web import api_applications, api_outbox, webchat
 from bot.web.api_feedback import router as feedback_api_router
@@ -73,6 +74,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.state.services = runtime.services
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(BodySizeLimit, limits={"/api/chat/upload": settings.max_upload_bytes + 64 * 1024},
                        default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -84,6 +86,19 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         with runtime.services.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready to take traffic: migrations applied, knowledge loaded, background workers running."""
+        checks = runtime.readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition(runtime.services.db)
+        return Response(body, media_type=content_type)
 
     app.include_router(webchat.router)
     app.include_router(console_pages.router)

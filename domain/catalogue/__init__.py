@@ -3,7 +3,8 @@
 Content managers edit these files, so every mistake is reported with its file and
 line, and a broken edit never takes the service desk down: the catalogue keeps
 serving the last set that validated and reloads when a file changes.
-``calendar.yaml`` in the same folder is the holiday calendar, not a service.
+``calendar.yaml`` in the same folder is the desk's own closures and working days over the
+public calendar (``domain.workdays``), not a service.
 
 model.py says what a service is, files.py reads and checks the files, and
 ``ServiceCatalog`` here is the set in force.
@@ -14,7 +15,7 @@ import logging
 import threading
 from pathlib import Path
 
-from domain.catalogue.files import ServiceError, load_services, validate_services
+from domain.catalogue.files import ServiceError, load_calendar, load_services, validate_services
 from domain.catalogue.model import (
     CALENDAR_FILE,
     FILE_KINDS,
@@ -22,16 +23,17 @@ from domain.catalogue.model import (
     KINDS,
     LANGS,
     MASKS,
-    Calendar,
     Material,
     Service,
     ServiceSet,
     cn_id_checksum_ok,
 )
+from domain.workdays import Calendar
 from knowledge.schema import Problem
 
 __all__ = ["CALENDAR_FILE", "FILE_KINDS", "FORMATS", "KINDS", "LANGS", "MASKS", "Calendar", "Material", "Service",
-           "ServiceCatalog", "ServiceError", "ServiceSet", "cn_id_checksum_ok", "load_services", "validate_services"]
+           "ServiceCatalog", "ServiceError", "ServiceSet", "cn_id_checksum_ok", "load_calendar", "load_services",
+           "validate_services"]
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from domain.catalogue.model import (
     KINDS,
     LANGS,
     MASKS,
-    Calendar,
     Material,
     Service,
     ServiceSet,
 )
+from domain.workdays import DEFAULT_COUNTRY, Calendar, public_holidays
 from knowledge.schema import Problem
 
 # -- reading YAML with line numbers -------------------------------------------------------------
@@ -280,10 +280,10 @@ def _calendar(path: Path, display: str) -> tuple[Calendar | None, list[Problem]]
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        c.error((), "the calendar must be a mapping: timezone, holidays, workdays")
+        c.error((), "the calendar must be a mapping: timezone, country, holidays, workdays")
         return None, c.problems
-    for key in set(data) - {"timezone", "holidays", "workdays"}:
-        c.error((key,), f"unknown calendar field {key!r} (known: timezone, holidays, workdays)")
+    for key in set(data) - {"timezone", "country", "holidays", "workdays"}:
+        c.error((key,), f"unknown calendar field {key!r} (known: timezone, country, holidays, workdays)")
     tz = data.get("timezone", "Asia/Shanghai")
     try:
         from zoneinfo import ZoneInfo
@@ -291,6 +291,13 @@ def _calendar(path: Path, display: str) -> tuple[Calendar | None, list[Problem]]
         ZoneInfo(str(tz))
     except Exception:  # noqa: BLE001 - any failure means the name is unusable
         c.error(("timezone",), f"unknown time zone {tz!r} (e.g. Asia/Shanghai)")
+    country = data.get("country", DEFAULT_COUNTRY)
+    country = None if country in (None, "none") else str(country)
+    public = None
+    try:
+        public = public_holidays(country)
+    except ValueError as exc:
+        c.error(("country",), f"{exc}, or 'none' for weekends only")
     days: dict[str, frozenset[date]] = {}
     for key in ("holidays", "workdays"):
         raw = data.get(key) or []
@@ -311,7 +318,16 @@ def _calendar(path: Path, display: str) -> tuple[Calendar | None, list[Problem]]
         c.error(("workdays",), f"{day} is listed both as a holiday and as a workday")
     if any(p.level == "error" for p in c.problems):
         return None, c.problems
-    return Calendar(holidays=days["holidays"], workdays=days["workdays"], timezone=str(tz)), c.problems
+    return Calendar(holidays=days["holidays"], workdays=days["workdays"], timezone=str(tz), country=country,
+                    public=public), c.problems
+
+
+def load_calendar(directory: Path) -> Calendar:
+    """The calendar of a services folder: its ``calendar.yaml``, or the public one if it has none
+    or it is broken (``validate_services`` reports why)."""
+    path = directory / CALENDAR_FILE
+    calendar = _calendar(path, str(path))[0] if path.is_file() else None
+    return calendar or Calendar()
 
 
 def _scan(directory: Path, max_upload_mb: float | None = None) -> tuple[ServiceSet, list[Problem]]:

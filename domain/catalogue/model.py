@@ -1,10 +1,11 @@
 """What a service type is: its materials and their checks, its time limit, and the working-day
-calendar its deadlines count in."""
+calendar its deadlines count in (``domain.workdays.Calendar``)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+
+from domain.workdays import Calendar
 
 CALENDAR_FILE = "calendar.yaml"
 LANGS = ("zh", "en")
@@ -94,20 +95,6 @@ class Service:
 
     def material(self, material_id: str) -> Material | None:
         return next((m for m in self.materials if m.id == material_id), None)
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working-day calendar: weekends off, plus listed holidays, minus listed make-up workdays (调休)."""
-
-    holidays: frozenset[date] = frozenset()
-    workdays: frozenset[date] = frozenset()
-    timezone: str = "Asia/Shanghai"
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self.workdays:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
 
 
 @dataclass
