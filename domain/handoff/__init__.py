@@ -32,6 +32,8 @@ from domain.handoff.actions import (
     set_on_duty,
     transfer,
 )
+from domain.handoff.assign import agent_loads, choose_agent
+from domain.handoff.balance import run_balance
 from domain.handoff.events import (
     HandoffChanged,
     HandoffClosed,
@@ -40,8 +42,6 @@ from domain.handoff.events import (
     HandoffTaken,
     HandoffTransferred,
 )
-from domain.handoff.assign import agent_loads, choose_agent
-from domain.handoff.balance import run_balance
 from domain.handoff.figures import stats
 from domain.handoff.idle import run_idle
 from domain.handoff.ports import HandoffServices, PlatformTransfer
@@ -60,10 +60,47 @@ from domain.handoff.queue import (
 from domain.handoff.steps import BALANCE_JOB, IDLE_JOB, HandoffError
 
 __all__ = [
-    "BALANCE_JOB", "IDLE_JOB", "REASONS", "HandoffChanged", "HandoffClosed", "HandoffError", "HandoffOpened", "HandoffReleased",
-    "HandoffServices", "HandoffTaken", "HandoffTransferred", "PlatformTransfer", "QueueInfo", "StaffMessage",
-    "add_canned", "add_note", "agent_capable", "agent_loads", "assign_waiting", "choose_agent", "cancel_waiting", "canned_replies", "claim", "close",
-    "enqueue_handoff", "hand_back", "handle_minutes", "last_closed", "notes", "on_duty_agents", "open_handoff",
-    "owned_by", "queue_info", "queue_position", "relay_to_staff", "release", "reply", "run_balance", "run_idle",
-    "set_on_duty", "stats", "transfer", "waiting",
+    "BALANCE_JOB",
+    "IDLE_JOB",
+    "REASONS",
+    "HandoffChanged",
+    "HandoffClosed",
+    "HandoffError",
+    "HandoffOpened",
+    "HandoffReleased",
+    "HandoffServices",
+    "HandoffTaken",
+    "HandoffTransferred",
+    "PlatformTransfer",
+    "QueueInfo",
+    "StaffMessage",
+    "add_canned",
+    "add_note",
+    "agent_capable",
+    "agent_loads",
+    "assign_waiting",
+    "cancel_waiting",
+    "canned_replies",
+    "choose_agent",
+    "claim",
+    "close",
+    "enqueue_handoff",
+    "hand_back",
+    "handle_minutes",
+    "last_closed",
+    "notes",
+    "on_duty_agents",
+    "open_handoff",
+    "owned_by",
+    "queue_info",
+    "queue_position",
+    "relay_to_staff",
+    "release",
+    "reply",
+    "run_balance",
+    "run_idle",
+    "set_on_duty",
+    "stats",
+    "transfer",
+    "waiting",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from domain.handoff.assign import ASSIGNED, choose_agent
 from domain.handoff.events import (
     CloseKind,
     HandoffClosed,
@@ -22,7 +23,6 @@ from domain.handoff.events import (
     HandoffTaken,
     HandoffTransferred,
 )
-from domain.handoff.assign import ASSIGNED, choose_agent
 from domain.handoff.ports import HandoffServices
 from domain.handoff.queue import agent_capable, open_handoff, opening
 from domain.handoff.steps import (
