@@ -66,6 +66,7 @@ def job_functions() -> dict[str, JobFunction]:
         DEADLINE_JOB: deadline_job,
         DRAFT_EXPIRY_JOB: draft_expiry_job,
         handoff.IDLE_JOB: handoff.run_idle,
+        handoff.BALANCE_JOB: handoff.run_balance,
         KV_PURGE_JOB: purge_expired_kv,
     }
 

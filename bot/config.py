@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     handoff_idle_minutes: float = Field(10.0, gt=0, description="A customer left unanswered this long by the agent goes back to the queue.")
     handoff_first_response_target_seconds: int = Field(120, ge=1, description="Target for the first staff answer after a handoff (measured from the queue, or from opening time).")
     handoff_handle_minutes: float = Field(6.0, gt=0, description="Minutes per conversation assumed for the wait estimate until enough handoffs are measured.")
+    handoff_auto_assign: bool = Field(False, description="Give each new handoff to the on-duty agent with the fewest open conversations (off: agents take them from the queue).")
+    handoff_agent_limit: int = Field(3, ge=1, description="With automatic assignment: open conversations an agent holds at most; beyond it a handoff waits in the queue.")
 
     @model_validator(mode="after")
     def _absolute_folders(self) -> "Settings":

@@ -29,6 +29,8 @@ class DeskSettings(Protocol):
     handoff_idle_minutes: float
     handoff_first_response_target_seconds: int
     handoff_handle_minutes: float
+    handoff_auto_assign: bool
+    handoff_agent_limit: int
 
     @property
     def working_hours(self) -> WorkingHours: ...

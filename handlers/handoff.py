@@ -132,6 +132,8 @@ def request_handoff(ctx: Context, reason: str, question: str | None = None) -> l
     replies = []
     if reason == "anger" and new:
         replies.append(Reply(ctx.t("handoff.sorry")))
+    if handoff.status == "active":
+        return replies  # assigned at once: the notice of HandoffTaken names the agent
     if not handoff.after_hours:
         text = ctx.t("handoff.queued", position=info.position, ahead=info.position - 1, minutes=info.wait_minutes)
         replies.append(Reply(text, [Button(ctx.t("handoff.button.cancel"), CANCEL_PAYLOAD)]))

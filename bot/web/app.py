@@ -19,7 +19,7 @@ from bot.app import Runtime
 from bot.web import api_applications, api_outbox, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
-from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, search_pages, staff_pages
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
@@ -103,6 +103,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.include_router(webchat.router)
     app.include_router(console_pages.router)
     app.include_router(handoff_pages.router)
+    app.include_router(search_pages.router)
     app.include_router(knowledge_pages.router)
     app.include_router(dashboard.router)
     app.include_router(staff_pages.router)

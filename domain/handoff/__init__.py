@@ -9,7 +9,8 @@ outbox like any notification. What the customer is told about it (an agent joine
 rating request) is the listeners' business (``handlers/notices/handoff.py``), on the events of
 events.py.
 
-queue.py reads the queue, actions.py changes it, idle.py is the idle job, figures.py counts;
+queue.py reads the queue, actions.py changes it, assign.py chooses the agent of automatic
+assignment, idle.py and balance.py are the jobs, figures.py counts;
 steps.py holds the lock, the trail and the idle timer they share; ports.py the typed dependencies.
 """
 from domain.handoff.actions import (
@@ -17,6 +18,7 @@ from domain.handoff.actions import (
     StaffMessage,
     add_canned,
     add_note,
+    assign_waiting,
     cancel_waiting,
     canned_replies,
     claim,
@@ -30,6 +32,8 @@ from domain.handoff.actions import (
     set_on_duty,
     transfer,
 )
+from domain.handoff.assign import agent_loads, choose_agent
+from domain.handoff.balance import run_balance
 from domain.handoff.events import (
     HandoffChanged,
     HandoffClosed,
@@ -53,13 +57,50 @@ from domain.handoff.queue import (
     queue_position,
     waiting,
 )
-from domain.handoff.steps import IDLE_JOB, HandoffError
+from domain.handoff.steps import BALANCE_JOB, IDLE_JOB, HandoffError
 
 __all__ = [
-    "IDLE_JOB", "REASONS", "HandoffChanged", "HandoffClosed", "HandoffError", "HandoffOpened", "HandoffReleased",
-    "HandoffServices", "HandoffTaken", "HandoffTransferred", "PlatformTransfer", "QueueInfo", "StaffMessage",
-    "add_canned", "add_note", "agent_capable", "cancel_waiting", "canned_replies", "claim", "close",
-    "enqueue_handoff", "hand_back", "handle_minutes", "last_closed", "notes", "on_duty_agents", "open_handoff",
-    "owned_by", "queue_info", "queue_position", "relay_to_staff", "release", "reply", "run_idle",
-    "set_on_duty", "stats", "transfer", "waiting",
+    "BALANCE_JOB",
+    "IDLE_JOB",
+    "REASONS",
+    "HandoffChanged",
+    "HandoffClosed",
+    "HandoffError",
+    "HandoffOpened",
+    "HandoffReleased",
+    "HandoffServices",
+    "HandoffTaken",
+    "HandoffTransferred",
+    "PlatformTransfer",
+    "QueueInfo",
+    "StaffMessage",
+    "add_canned",
+    "add_note",
+    "agent_capable",
+    "agent_loads",
+    "assign_waiting",
+    "cancel_waiting",
+    "canned_replies",
+    "choose_agent",
+    "claim",
+    "close",
+    "enqueue_handoff",
+    "hand_back",
+    "handle_minutes",
+    "last_closed",
+    "notes",
+    "on_duty_agents",
+    "open_handoff",
+    "owned_by",
+    "queue_info",
+    "queue_position",
+    "relay_to_staff",
+    "release",
+    "reply",
+    "run_balance",
+    "run_idle",
+    "set_on_duty",
+    "stats",
+    "transfer",
+    "waiting",
 ]

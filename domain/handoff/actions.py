@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from domain.handoff.assign import ASSIGNED, choose_agent
 from domain.handoff.events import (
     CloseKind,
     HandoffClosed,
@@ -24,7 +25,15 @@ from domain.handoff.events import (
 )
 from domain.handoff.ports import HandoffServices
 from domain.handoff.queue import agent_capable, open_handoff, opening
-from domain.handoff.steps import HandoffError, cancel_idle, lock_handoff, record, schedule_idle, sync_platform
+from domain.handoff.steps import (
+    HandoffError,
+    cancel_idle,
+    lock_handoff,
+    record,
+    schedule_balance,
+    schedule_idle,
+    sync_platform,
+)
 from domain.staff import has_role
 from storage.models import CannedReply, Conversation, HandoffNote, HandoffSession, StaffUser, utcnow
 from storage.outbox import enqueue
@@ -61,6 +70,7 @@ def enqueue_handoff(session: Session, services: HandoffServices, conversation: C
             # Recorded while nobody was at work; staff are here now: wait live in the queue.
             existing.after_hours, conversation.mode = False, "human"
             record(session, existing, "live")
+            assign_waiting(session, services, existing)
         return existing, False
     handoff = HandoffSession(
         conversation_id=conversation.id, customer_id=conversation.customer_id, reason=reason,
@@ -78,6 +88,8 @@ def enqueue_handoff(session: Session, services: HandoffServices, conversation: C
     sync_platform(session, services, conversation, handoff)
     services.events.publish(session, HandoffOpened(handoff.id, conversation.id,
                                                    reason=reason, after_hours=start.after_hours))
+    if not start.after_hours:
+        assign_waiting(session, services, handoff)
     return handoff, True
 
 
@@ -123,26 +135,51 @@ def claim(session: Session, services: HandoffServices, handoff_id: int, agent: S
     if not agent_capable(agent):
         raise HandoffError("not_agent")
     handoff = lock_handoff(session, handoff_id)
+    if not _take(session, services, handoff, agent, "claimed"):
+        raise HandoffError("taken" if handoff.status == "active" else "closed")
+    return handoff
+
+
+def assign_waiting(session: Session, services: HandoffServices, handoff: HandoffSession,
+                   exclude: int | None = None) -> StaffUser | None:
+    """With automatic assignment on, give the waiting handoff (its conversation locked by the
+    caller) to the agent assign.py chooses, never ``exclude``; None: it stays in the queue."""
+    settings = services.settings
+    if not settings.handoff_auto_assign or handoff.status != "waiting":
+        return None
+    if not settings.working_hours.is_open(utcnow()):
+        return None
+    agent = choose_agent(session, settings, exclude)
+    if agent is None or not _take(session, services, handoff, agent, ASSIGNED):
+        return None
+    return agent
+
+
+def _take(session: Session, services: HandoffServices, handoff: HandoffSession, agent: StaffUser,
+          kind: str) -> bool:
+    """The one atomic step of a claim or an assignment: ``waiting`` becomes ``active`` with
+    ``agent`` only if no one else got there first (a conditional UPDATE)."""
+    session.flush()
     now = utcnow()
     won = session.execute(
         update(HandoffSession)
-        .where(HandoffSession.id == handoff_id, HandoffSession.status == "waiting")
+        .where(HandoffSession.id == handoff.id, HandoffSession.status == "waiting")
         .values(status="active", agent_id=agent.id, claimed_at=now, last_agent_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if not won:
-        raise HandoffError("taken" if handoff.status == "active" else "closed")
     session.refresh(handoff)
+    if not won:
+        return False
     conversation = handoff.conversation
     conversation.mode = "human"
-    record(session, handoff, "claimed", agent.id)
+    record(session, handoff, kind, agent.id)
     sync_platform(session, services, conversation, handoff)
     if handoff.awaiting_since is not None:
         schedule_idle(session, services.settings, handoff)
     services.events.publish(session, HandoffTaken(handoff.id, conversation.id,
                                                   agent_id=agent.id, agent_name=agent.display_name))
-    log.info("conversation=%s handoff=%s claimed by staff=%s", conversation.id, handoff.id, agent.id)
-    return handoff
+    log.info("conversation=%s handoff=%s %s by staff=%s", conversation.id, handoff.id, kind, agent.id)
+    return True
 
 
 def reply(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser, text: str) -> int:
@@ -179,17 +216,19 @@ def transfer(session: Session, services: HandoffServices, handoff_id: int, agent
     services.events.publish(session, HandoffTransferred(
         handoff.id, handoff.conversation_id, from_agent_id=from_agent, to_agent_id=target.id,
         to_agent_name=target.display_name))
+    schedule_balance(session, services.settings)
     return handoff
 
 
-def release(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser | None) -> HandoffSession:
-    """Put an active conversation back in the queue (the agent gives it up, or left: ``agent`` None)."""
+def release(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser | None,
+            why: str = "released") -> HandoffSession:
+    """Put an active conversation back in the queue: the agent gives it up, or (``agent`` None)
+    left it: ``why`` is "idle" or "off_duty". With automatic assignment another agent gets it."""
     handoff = lock_handoff(session, handoff_id)
     if agent is not None:
         _may_act(handoff, agent)
     elif handoff.status != "active":
         raise HandoffError("not_taken")
-    why = "released" if agent else "idle"
     from_agent = handoff.agent_id
     record(session, handoff, "requeued", agent.id if agent else None, from_agent=from_agent, why=why)
     handoff.status, handoff.agent_id, handoff.requeued = "waiting", None, handoff.requeued + 1
@@ -197,6 +236,7 @@ def release(session: Session, services: HandoffServices, handoff_id: int, agent:
     sync_platform(session, services, handoff.conversation, handoff)
     services.events.publish(session, HandoffReleased(handoff.id, handoff.conversation_id,
                                                      from_agent_id=from_agent, why=why))
+    assign_waiting(session, services, handoff, exclude=from_agent)
     return handoff
 
 
@@ -228,6 +268,7 @@ def _finish(session: Session, services: HandoffServices, handoff: HandoffSession
     cancel_idle(session, handoff)
     record(session, handoff, kind, agent.id if agent else None)
     sync_platform(session, services, conversation, handoff)
+    schedule_balance(session, services.settings)
     services.events.publish(session, HandoffClosed(
         handoff.id, conversation.id, kind=kind, closed_by=agent.id if agent else None,
         served_by=handoff.first_responder_id or handoff.agent_id, answered=handoff.first_response_at is not None))
@@ -270,7 +311,9 @@ def add_canned(session: Session, staff: StaffUser, title: str, text: str, lang: 
     return row
 
 
-def set_on_duty(session: Session, staff: StaffUser, on_duty: bool) -> None:
-    """On duty feeds the wait estimate and decides whether a handoff waits or is recorded."""
+def set_on_duty(session: Session, services: HandoffServices, staff: StaffUser, on_duty: bool) -> None:
+    """On duty feeds the wait estimate and decides whether a handoff waits or is recorded; with
+    automatic assignment the balance job then fills the queue or hands the agent's conversations on."""
     staff.on_duty = on_duty
+    schedule_balance(session, services.settings)
     log.info("staff=%s on_duty=%s", staff.id, on_duty)

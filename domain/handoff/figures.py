@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.handoff.actions import REASONS
+from domain.handoff.assign import ASSIGNED
 from domain.handoff.queue import on_duty_agents, waiting
 from storage.models import HandoffEvent, HandoffSession, Message, StaffUser, utcnow
 
@@ -93,7 +94,7 @@ def _per_agent(session: Session, since: datetime, until: datetime,
         })
 
     for kind, staff_id, detail in events:
-        if kind == "claimed" and staff_id:
+        if kind in ("claimed", ASSIGNED) and staff_id:
             agent_row(staff_id)["claimed"] += 1
         elif kind in ("closed", "handback") and staff_id:
             agent_row(staff_id)["closed"] += 1

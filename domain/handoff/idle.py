@@ -27,4 +27,4 @@ def run_idle(session: Session, job: Job, services: HandoffServices) -> None:
         jobs.schedule(session, IDLE_JOB, due, {"handoff_id": handoff_id})
         return
     log.info("conversation=%s handoff=%s idle: back to the queue", handoff.conversation_id, handoff_id)
-    release(session, services, handoff_id, None)
+    release(session, services, handoff_id, None, why="idle")

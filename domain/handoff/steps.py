@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from domain.handoff.ports import HandoffServices
 from domain.settings import DeskSettings
 from storage import jobs
-from storage.models import Conversation, HandoffEvent, HandoffSession
-from storage.repositories import lock_conversation_by_id
+from storage.models import Conversation, HandoffEvent, HandoffSession, utcnow
+from storage.repositories import lock_conversation_by_id, lock_for_update
 
 IDLE_JOB = "handoff.idle"
+#: Automatic assignment's catch-up: fill the queue, hand off-duty agents' conversations on (balance.py).
+BALANCE_JOB = "handoff.balance"
 
 
 class HandoffError(Exception):
@@ -52,6 +54,24 @@ def sync_platform(session: Session, services: HandoffServices, conversation: Con
     transfer = services.platform_transfers.get(conversation.channel)
     if transfer is not None:
         transfer(session, conversation, handoff)
+
+
+def try_lock_handoff(session: Session, handoff_id: int) -> HandoffSession | None:
+    """Like ``lock_handoff``, but None at once when another transaction holds the conversation
+    (``SKIP LOCKED``): a job working through many handoffs never waits while holding locks."""
+    conversation_id = session.scalar(select(HandoffSession.conversation_id).where(HandoffSession.id == handoff_id))
+    if conversation_id is None:
+        return None
+    query = select(Conversation.id).where(Conversation.id == conversation_id)
+    if session.scalar(lock_for_update(session, query, skip_locked=True, of=Conversation)) is None:
+        return None
+    return session.get(HandoffSession, handoff_id, populate_existing=True)
+
+
+def schedule_balance(session: Session, settings: DeskSettings) -> None:
+    """Capacity or duty changed: with automatic assignment, let the balance job run now."""
+    if settings.handoff_auto_assign:
+        jobs.schedule(session, BALANCE_JOB, utcnow(), dedupe_key="handoff-balance")
 
 
 def idle_key(handoff_id: int) -> str:

@@ -97,14 +97,25 @@ def _item(h: HandoffSession, lang: str, agents: dict[int, StaffUser]) -> dict[st
     }
 
 
+def agent_load(session: Session) -> list[dict[str, Any]]:
+    """What a supervisor watches: each agent's open conversations, on duty first."""
+    loads = handoff.agent_loads(session)
+    agents = [u for u in session.scalars(select(StaffUser).order_by(StaffUser.display_name)) if handoff.agent_capable(u)]
+    return [{"agent_id": u.id, "agent": u.display_name, "on_duty": u.on_duty, "open": loads.get(u.id, 0)}
+            for u in sorted(agents, key=lambda u: not u.on_duty)]
+
+
 def queue_state(session: Session, user: StaffUser, lang: str) -> dict[str, Any]:
     agents = {u.id: u for u in session.scalars(select(StaffUser))}
-    others = []
+    others: list[dict[str, Any]] = []
+    load: list[dict[str, Any]] = []
     if has_role(user.role, "supervisor"):
         others = [_item(h, lang, agents) for h in session.scalars(
             select(HandoffSession).where(HandoffSession.status == "active", HandoffSession.agent_id != user.id)
             .order_by(HandoffSession.claimed_at))]
+        load = agent_load(session)
     return {
+        "load": load,
         "waiting": [_item(h, lang, agents) for h in handoff.waiting(session)],
         "mine": [_item(h, lang, agents) for h in handoff.owned_by(session, user.id)],
         "others": others,
@@ -116,7 +127,10 @@ def queue_state(session: Session, user: StaffUser, lang: str) -> dict[str, Any]:
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, user: StaffUser = Depends(AGENT),
                session: Session = DB_SESSION) -> HTMLResponse:
-    return render(request, "console/queue.html", {"state": queue_state(session, user, console_lang(request))})
+    settings = request.app.state.services.settings
+    limit = settings.handoff_agent_limit if settings.handoff_auto_assign else None
+    return render(request, "console/queue.html", {"state": queue_state(session, user, console_lang(request)),
+                                                 "agent_limit": limit})
 
 
 @router.get("/api/queue")
@@ -134,7 +148,7 @@ def done(target: str) -> Response:
 @router.post("/duty", dependencies=[Depends(verify_csrf)])
 def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends(AGENT),
                 session: Session = DB_SESSION) -> Response:
-    handoff.set_on_duty(session, user, on == "1")
+    handoff.set_on_duty(session, request.app.state.services, user, on == "1")
     return done("/console/queue")
 
 

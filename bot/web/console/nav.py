@@ -14,6 +14,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/console/queue", "console.nav.queue", ("agent",)),
     NavItem("/console/canned", "console.nav.canned", ("agent",)),
+    NavItem("/console/search", "console.nav.search", ("agent",)),
     NavItem("/console/knowledge", "console.nav.knowledge", ("agent", "content_manager")),
     NavItem("/console/dashboard", "console.nav.dashboard", ("supervisor",)),
     NavItem("/console/outbox", "console.nav.outbox", ("supervisor", "admin")),
