@@ -14,6 +14,7 @@ from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
 from handlers.i18n import detect_language
 from handlers.messages import Button, Reply
+from knowledge import text_has_question
 from storage.models import KnowledgeQuestion
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
@@ -36,6 +37,8 @@ def follow_language(ctx: Context) -> None:
     """A question written in another language than the chat's switches the chat to it: the
     customer may change language between questions, and the answer (and what follows) is in the
     language asked in."""
+    if not text_has_question(ctx.text):  # emoji or markup say nothing of the customer's language
+        return
     asked_in = detect_language(ctx.text)
     if asked_in is not None and asked_in != ctx.lang:
         ctx.conversation.language = asked_in

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_agent_finds_a_conversation_by_its_text(browser, site, shots):
     base, runtime = site
-    customer = browser.new_context(viewport={"width": 420, "height": 760}).new_page()
+    customer = browser.new_context(viewport={"width": 420, "height": 760}, locale="zh-CN").new_page()
     customer.goto(base + "/")
     expect(customer.locator("#log")).to_contain_text("您好")
     say(customer, "社保卡丢了怎么补办")

@@ -74,7 +74,7 @@ def test_metrics_count_requests_turns_decisions_queues(settings):
     with TestClient(create_app(runtime, start_workers=False)) as client:
         before = samples(client)
         for text in ("Is there English-speaking staff at the service hall?", "推荐一部好看的电影"):
-            assert client.post("/api/chat", json={"session_id": "visitor-metrics", "text": text}).status_code == 200
+            assert client.post("/api/chat", json={"session_id": "visitor-metrics-7c1e9a5b3d8f2046", "text": text}).status_code == 200
         with runtime.services.db.session() as s:
             conversation = s.scalars(select(Conversation)).one()
             s.add(HandoffSession(conversation_id=conversation.id, customer_id=conversation.customer_id,
@@ -148,7 +148,7 @@ def test_json_log_lines_carry_request_and_conversation_id(sqlite_settings, json_
     runtime = build_runtime(sqlite_settings)
     monkeypatch.setattr(runtime.engine, "route", lambda ctx: (_ for _ in ()).throw(RuntimeError("boom")))
     with TestClient(create_app(runtime, start_workers=False)) as client:
-        answer = client.post("/api/chat", json={"session_id": "visitor-logs", "text": "hello"},
+        answer = client.post("/api/chat", json={"session_id": "visitor-logs-4f2a8c6e1b9d3057a1c8", "text": "hello"},
                              headers={"X-Request-ID": "req-42"})
     assert answer.headers["x-request-id"] == "req-42"
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]

@@ -99,7 +99,7 @@ def test_unknown_paths_and_broken_json_answer_in_the_error_shape(client):
 
 
 def test_after_zero_is_the_whole_transcript_in_order_with_who_wrote_each_line(client):
-    session = {"session_id": "visitor-0005"}
+    session = {"session_id": "visitor-0005-9d3b7f1a5c2e8604bb7e"}
     start = client.post("/api/chat", json={**session, "text": "/start"}).json()["replies"]
     menu = next(r for r in start if r.get("buttons"))
     pressed = menu["buttons"][1]
@@ -107,7 +107,7 @@ def test_after_zero_is_the_whole_transcript_in_order_with_who_wrote_each_line(cl
     client.post("/api/chat/upload", data=session, files={"file": ("id.png", PNG)})
     services = client.runtime.services
     with services.db.session() as s:
-        chat = s.scalars(select(Conversation).where(Conversation.chat_id == "visitor-0005")).one()
+        chat = s.scalars(select(Conversation).where(Conversation.chat_id == session["session_id"])).one()
         enqueue(s, chat, [Reply("An agent writes.")], sender="staff")
     transcript = client.get("/api/chat/messages", params={**session, "after": 0}).json()["messages"]
     assert [m["from"] for m in transcript[:len(start)]] == ["bot"] * len(start)  # "/start" is not a line

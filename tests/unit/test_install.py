@@ -74,7 +74,7 @@ from tests.testbot import StandInKnowledge
 settings = load_settings(_env_file=None)
 runtime = Runtime.build(settings, channels={}, knowledge=StandInKnowledge.from_folder(settings.knowledge_dir))
 with TestClient(create_app(runtime)) as client:
-    assert client.post("/api/chat", json={"session_id": "visitor-0001", "text": "hello"}).status_code == 200
+    assert client.post("/api/chat", json={"session_id": "visitor-0001-3a7c9e1f5b2d8046ac5e", "text": "hello"}).status_code == 200
     assert client.get("/metrics").status_code == 200
 secret_key(runtime.services)
 entry = {"id": "written-from-console", "question": "一个问题",
