@@ -111,6 +111,13 @@ def find_for_customer(session: Session, customer: Customer, ticket: str) -> Comp
         Complaint.ticket == normalized, Complaint.customer_id.in_(person_customer_ids(customer)))).one_or_none()
 
 
+def awaiting_follow_up(session: Session, customer: Customer) -> Complaint | None:
+    """The person's newest complaint whose follow-up visit waits for their answer."""
+    return session.scalars(select(Complaint).where(
+        Complaint.customer_id.in_(person_customer_ids(customer)), Complaint.status == "follow_up")
+        .order_by(Complaint.id.desc())).first()
+
+
 def customer_complaints(session: Session, customer: Customer, limit: int = 10) -> list[Complaint]:
     """The person's complaints over linked identities, newest first."""
     return list(session.scalars(
