@@ -76,3 +76,17 @@ def test_console_roles(runtime, say, staff, console):
     page = boss.get("/console/ratings")
     assert page.status_code == 200 and "服务评分" in page.text and "/console/complaints" in page.text
     assert "等了一个小时&lt;script&gt;" in page.text
+
+
+def test_dashboard_lists_the_staff_member_the_finding_names_not_the_handler(runtime, say, staff, console):
+    from .test_complaint_chat import file_complaint
+    from .test_complaint_lifecycle import act
+
+    ticket = file_complaint(say("ivy"))
+    act(runtime, ticket, "assign", staff["agent1"], staff_id=staff["agent1"])
+    act(runtime, ticket, "start", staff["agent1"])
+    act(runtime, ticket, "resolve", staff["agent1"], resolution="致歉", finding="主管答复不当",
+        responsible_staff_id=staff["boss"])
+    page = console("boss").get("/console/dashboard", params={"days": 7}).text
+    table = page.split('id="table-complaints-responsible_staff"')[1].split("</table>")[0]
+    assert "The Boss" in table and "Agent One" not in table
