@@ -70,16 +70,6 @@ def _applications(session: Session, customer: Customer, lang: str) -> Panel:
 CUSTOMER_PANELS.extend([_earlier_handoffs, _applications, _complaints])
 
 
-def local_time(request: Request) -> Callable[..., str]:
-    """For templates: a UTC timestamp shown in the staff's time zone (that of the working hours)."""
-    zone = request.app.state.services.settings.working_hours.zone
-
-    def show(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return moment.astimezone(zone).strftime(fmt)
-
-    return show
-
-
 def _customer_name(customer: Customer) -> str:
     return customer.display_name or customer.external_id
 
@@ -180,7 +170,7 @@ def conversation_page(conversation_id: int, request: Request, error: str | None 
         "messages": _messages(request, session, conversation_id), "notes": handoff.notes(session, conversation_id),
         "note_authors": agents, "canned": handoff.canned_replies(session, conversation.language),
         "targets": targets, "panels": [panel(session, conversation.customer, lang) for panel in CUSTOMER_PANELS],
-        "error": error, "local": local_time(request),
+        "error": error,
     })
 
 
