@@ -25,9 +25,10 @@ from bot.web.console.security import (
     session_cookie_value,
     verify_csrf,
 )
+from domain.customers import known_name
 from domain.staff import has_role
 from handlers.i18n import t
-from storage.models import OutboxItem, StaffUser
+from storage.models import Customer, OutboxItem, StaffUser
 from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/console")
@@ -46,6 +47,14 @@ def local_time(request: Request) -> Callable[..., str]:
         return moment.astimezone(zone).strftime(fmt) if moment is not None else "—"
 
     return show
+
+
+def customer_label(session: Session, customer: Customer, lang: str) -> str:
+    """The customer as staff read it: their name and channel, never a raw platform id."""
+    name = known_name(session, customer)
+    if name:
+        return t("console.customer.named", lang, name=name, channel=customer.channel)
+    return t("console.customer.unnamed", lang, channel=customer.channel, id=customer.id)
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
