@@ -44,6 +44,8 @@ def test_reviewer_works_a_case_in_the_console(console):
     assert fixed.status_code == 303
     notice = chat.outbox_texts()[-1]
     assert "1. 身份证人像面照片" in notice and "2. 手机号码：空号" in notice
+    case_page = client.get(f"/console/applications/{reference}").text
+    assert "手机号码: 空号" in case_page and "mobile:" not in case_page and "id_card_front" not in case_page
 
     with runtime.services.db.session() as s:
         app_id = s.scalars(select(Application.id)).one()
