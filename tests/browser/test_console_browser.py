@@ -42,7 +42,7 @@ def test_agent_takes_replies_and_hands_back(browser, site, shots):
     expect(agent.locator("#waiting")).to_contain_text("目前没有等待的客户")
     agent.evaluate("window.__notReloaded = true")
 
-    customer = browser.new_context(viewport={"width": 420, "height": 760}).new_page()
+    customer = browser.new_context(viewport={"width": 420, "height": 760}, locale="zh-CN").new_page()
     customer.goto(base + "/")
     expect(customer.locator("#log")).to_contain_text("您好")
     say(customer, "社保卡丢了怎么补办")
