@@ -27,7 +27,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, migrate: bool = True, knowledge: Any = None) -> Services:
+def build_services(settings: Settings, migrate: bool = True, knowledge: Any = None, answers: bool = True) -> Services:
     """The services for these settings; ``knowledge`` replaces the settings' knowledge runtime
     (tests hand in a small stand-in so no embedding model loads)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,7 @@ def build_services(settings: Settings, migrate: bool = True, knowledge: Any = No
     if migrate:
         db.upgrade()
 
-    if knowledge is None:
+    if knowledge is None and answers:  # a command that answers no question loads no model
         from knowledge.runtime import from_settings  # faiss and the models load only here
 
         knowledge = from_settings(settings)

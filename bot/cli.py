@@ -74,8 +74,9 @@ def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
     from domain.staff import StaffError, add_staff
 
-    password = args.password or os.environ.get("BOT_STAFF_PASSWORD") or getpass.getpass("password: ")
-    services = build_services(settings)
+    password = (sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
+                or os.environ.get("BOT_STAFF_PASSWORD") or getpass.getpass("password: "))
+    services = build_services(settings, answers=False)
     try:
         with services.db.session() as session:
             user = add_staff(session, args.username, password, args.role, args.name)
@@ -90,7 +91,7 @@ def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
     from domain.staff import StaffError, create_api_token
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     try:
         with services.db.session() as session:
             token = create_api_token(session, args.name, args.role)
@@ -123,7 +124,7 @@ def _application_list(settings: Settings, args: argparse.Namespace) -> int:
     from bot.web.api_applications import search, summary
     from domain import applications as apps
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     with services.db.session() as session:
         total, rows = search(session, args.stage, args.service, True if args.overdue else None, args.limit, 0)
         for app in rows:
@@ -141,7 +142,7 @@ def _application_show(settings: Settings, args: argparse.Namespace) -> int:
     from bot.web.api_applications import detail
     from domain import applications as apps
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     with services.db.session() as session:
         app = apps.by_reference(session, args.reference)
         if app is None or app.stage == "draft":
@@ -156,7 +157,7 @@ def _application_transition(settings: Settings, args: argparse.Namespace) -> int
     from bot.app import build_services
     from domain import applications as apps
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     actor = apps.Actor("staff", f"cli:{args.by or getpass.getuser()}")
     items = []
     for spec in args.item or []:
@@ -232,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", help="display name")
-    add.add_argument("--password", help="default: BOT_STAFF_PASSWORD or a prompt")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password", help="default: BOT_STAFF_PASSWORD or a prompt")
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_staff_add)
 
     tokens = sub.add_parser("api-token", help="REST API tokens").add_subparsers(dest="token_command", required=True)

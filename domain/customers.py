@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Customer
+from storage.models import Application, ApplicationItem, Customer
 from storage.repositories import KeyValueStore, person_customer_ids
 
 #: How long a one-time link code stays valid; one code per subject in that time.
@@ -24,6 +24,22 @@ LINK_CODE_TTL = timedelta(minutes=10)
 def customer_ids_of_person(session: Session, customer: Customer) -> list[int]:
     """The ids of every identity of ``customer``'s person, itself included."""
     return list(session.scalars(person_customer_ids(customer)))
+
+
+#: Materials whose typed value names the applicant (a person's or a company's name).
+NAME_MATERIALS = ("full_name", "company_name")
+
+
+def known_name(session: Session, customer: Customer) -> str | None:
+    """What staff call the customer: the platform's display name, else the name typed in the
+    person's newest submitted application; None when neither is known."""
+    if customer.display_name:
+        return customer.display_name
+    return session.scalars(
+        select(ApplicationItem.value).join(Application, Application.id == ApplicationItem.application_id)
+        .where(Application.customer_id.in_(person_customer_ids(customer)), Application.stage != "draft",
+               ApplicationItem.material_id.in_(NAME_MATERIALS), ApplicationItem.status == "current")
+        .order_by(Application.id.desc(), ApplicationItem.id.desc())).first()
 
 
 def link_identities(session: Session, a: Customer, b: Customer) -> int:

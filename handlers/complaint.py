@@ -27,6 +27,9 @@ _BARE = re.compile(r"^(?:投诉|投诉建议|举报|complain|complaint|file\s+a\
                    re.IGNORECASE)
 #: Questions about complaining ("投诉电话是多少", "how do I complain?") are the FAQ's to answer.
 _ABOUT = re.compile(r"电话|热线|邮箱|地址|hotline|phone|e-?mail|address", re.IGNORECASE)
+#: A typed answer to the follow-up visit's question, as good as its buttons.
+_FOLLOW_UP_ANSWERS = {"满意": True, "很满意": True, "非常满意": True, "satisfied": True, "yes": True,
+                      "不满意": False, "不太满意": False, "not satisfied": False, "no": False}
 _LIST = re.compile(
     r"^(?:查询?|查看)?我的投诉|投诉(?:进度|状态|查询|结果)|查询?投诉|"
     r"\bmy\s+complaints?\b|\bcomplaint\s+(?:status|progress)\b",
@@ -78,6 +81,10 @@ class ComplaintHandler(Handler):
         ticket = complaints.normalize_ticket(text)
         if ticket is not None:
             return self._status(ctx, ticket)
+        answer = _FOLLOW_UP_ANSWERS.get(text.strip().strip("!！。.").lower())
+        waiting = complaints.awaiting_follow_up(ctx.session, ctx.customer) if answer is not None else None
+        if waiting is not None:
+            return self._answer_follow_up(ctx, waiting.ticket, answer)
         if _LIST.search(text):
             return self._list(ctx)
         if (_WANT.search(text) or _BARE.match(text.strip())) and not _ABOUT.search(text):
@@ -324,6 +331,10 @@ class ComplaintHandler(Handler):
         complaint = complaints.find_for_customer(ctx.session, ctx.customer, ticket)
         if complaint is None:
             return [Reply(ctx.t("complaint.not_found"))]
+        if complaint.status == "closed" and complaint.satisfied is None:  # closed without their answer
+            return [Reply(ctx.t("complaint.follow_up.after_close", ticket=complaint.ticket),
+                          [Button(ctx.t("menu.button.complain"), "complaint:start"),
+                           Button(ctx.t("menu.button.human"), "handoff:request")])]
         if complaint.status != "follow_up":
             return [Reply(ctx.t("complaint.follow_up.already", ticket=complaint.ticket,
                                 status=ctx.t(f"complaint.status.{complaint.status}")))]

@@ -9,6 +9,9 @@ to the customer who asked.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from handlers.application import match_service
 from handlers.base import Context, Handler, menu_buttons
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
@@ -33,6 +36,18 @@ def question_label(entry, lang: str) -> str:
     return next((a for a in entry.alternates if detect_language(a) == lang), entry.question)
 
 
+def offer_named_service(ctx: Context, replies: list[Reply]) -> list[Reply]:
+    """A question that names a service also offers to start that application (the service
+    picker's button), unless the answer already does."""
+    service = match_service(ctx.text, ctx.services.catalogue.services())
+    payload = f"application:svc:{service.id}" if service is not None else ""
+    if not replies or not payload or any(b.payload == payload for r in replies for b in r.buttons):
+        return replies
+    button = Button(ctx.t("faq.start_service", service=service.label(ctx.lang)), payload)
+    last = replies[-1]
+    return replies[:-1] + [Reply(last.text, [button, *last.buttons], last.files)]
+
+
 def follow_language(ctx: Context) -> None:
     """A question written in another language than the chat's switches the chat to it: the
     customer may change language between questions, and the answer (and what follows) is in the
@@ -53,6 +68,10 @@ class FaqHandler(Handler):
         if not ctx.text or kb is None:
             return None
         follow_language(ctx)
+        return offer_named_service(ctx, self._reply(ctx, kb))
+
+    def _reply(self, ctx: Context, kb: Any) -> list[Reply]:
+        """The knowledge base's answer, suggestions, or the recorded question."""
         ans = kb.ask(ctx.text, ctx.lang)
         if ans.reason == "no_question":  # emoji, markup, a long paste: nothing to answer or record
             return [Reply(ctx.t("faq.ask_in_words"), menu_buttons(ctx.lang))]

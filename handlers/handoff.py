@@ -99,16 +99,26 @@ def _question(ctx: Context) -> str:
 
 
 def _hours_text(ctx: Context) -> str:
+    """The working hours compactly: consecutive days with the same times as one range
+    ("周一至周五 09:00-17:00")."""
     hours = ctx.services.settings.working_hours
     if hours.week is None:
         return ctx.t("handoff.hours_always")
-    parts = []
+    runs: list[tuple[int, int, str]] = []
     for day in range(7):
         spans = hours.week.get(day)
-        if spans:
-            times = ", ".join(f"{a:%H:%M}-{b:%H:%M}".replace("23:59", "24:00") for a, b in spans)
-            parts.append(f"{ctx.t(f'handoff.day.{day}')} {times}")
-    return ctx.t("handoff.hours_list_sep").join(parts)
+        times = ", ".join(f"{a:%H:%M}-{b:%H:%M}".replace("23:59", "24:00") for a, b in spans) if spans else ""
+        if times and runs and runs[-1][1] == day - 1 and runs[-1][2] == times:
+            runs[-1] = (runs[-1][0], day, times)
+        elif times:
+            runs.append((day, day, times))
+    return ctx.t("handoff.hours_list_sep").join(f"{_day_range(ctx, first, last)} {times}" for first, last, times in runs)
+
+
+def _day_range(ctx: Context, first: int, last: int) -> str:
+    if first == last:
+        return ctx.t(f"handoff.day.{first}")
+    return ctx.t("handoff.day_range", first=ctx.t(f"handoff.day.{first}"), last=ctx.t(f"handoff.day.{last}"))
 
 
 def _when(ctx: Context, info: QueueInfo) -> str:

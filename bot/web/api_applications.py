@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.auth import DB_SESSION, Principal, require_role
 from domain import applications as apps
 from domain.catalogue import Service
-from domain.customers import mask
+from domain.customers import known_name, mask
 from domain.staff import has_role
 from handlers.services import Services
 from storage.models import (
@@ -153,6 +153,12 @@ def applicant(session: Session, service: Service | None, app: Application, revea
     return out
 
 
+def _customer_text(session: Session, customer: Customer) -> str:
+    """The applicant's name and channel (never a platform id); the channel and row id if unnamed."""
+    name = known_name(session, customer)
+    return f"{name} ({customer.channel})" if name else f"{customer.channel} customer {customer.id}"
+
+
 def summary(session: Session, services: Services, app: Application, reveal: bool) -> dict[str, Any]:
     service = services.catalogue.get(app.service_id)
     customer = session.get(Customer, app.customer_id)
@@ -161,7 +167,7 @@ def summary(session: Session, services: Services, app: Application, reveal: bool
         "stage": app.stage, "stage_changed_at": app.stage_changed_at, "submitted_at": app.submitted_at,
         "due_date": app.due_date,
         "overdue": app.stage not in apps.TERMINAL and (app.overdue or (app.due_at is not None and app.due_at <= utcnow())),
-        "customer": (customer.display_name or f"customer {customer.id}") if customer else "-",
+        "customer": _customer_text(session, customer) if customer else "-",
         "applicant": applicant(session, service, app, reveal),
     }
 

@@ -20,6 +20,7 @@ from domain.complaints.lifecycle import LIFECYCLE, OPEN_STATUSES, STATUSES, chec
 from domain.complaints.tickets import (
     CATEGORIES,
     CONTACTS,
+    awaiting_follow_up,
     create,
     customer_complaints,
     find_for_customer,
@@ -32,6 +33,6 @@ __all__ = [
     "CATEGORIES", "CONTACTS", "JOB_DEADLINE", "LIFECYCLE", "OPEN_STATUSES", "STATUSES", "SYSTEM",
     "Actor", "ComplaintFiled", "ComplaintFollowUpAnswered", "ComplaintFollowUpDue", "ComplaintResolved",
     "ComplaintStageChanged", "DomainError", "IllegalTransition", "InvalidRequest",
-    "check", "create", "customer_complaints", "deadline_key", "escalate", "find_for_customer", "get_by_ticket",
+    "awaiting_follow_up", "check", "create", "customer_complaints", "deadline_key", "escalate", "find_for_customer", "get_by_ticket",
     "normalize_ticket", "overdue_filter", "run_deadline", "stage_hours", "stats", "transition",
 ]

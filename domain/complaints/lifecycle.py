@@ -121,10 +121,17 @@ def _resolve(session: Session, complaint: Complaint, actor: Actor, fields: dict[
 
 
 def _close(session: Session, complaint: Complaint, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
-    complaint.closed_at = utcnow()
+    """The customer's "satisfied" closes; staff may close only once the follow-up's time limit has
+    passed unanswered, recorded as no answer: the follow-up visit (回访) cannot be skipped."""
+    now = utcnow()
     if actor.kind == "customer":
-        complaint.satisfied = True
-    return {}
+        complaint.closed_at, complaint.satisfied = now, True
+        return {}
+    if complaint.due_at is not None and complaint.due_at > now:
+        raise IllegalTransition(f"complaint {complaint.ticket} waits for the customer's answer to the follow-up "
+                                f"until {complaint.due_at:%Y-%m-%d %H:%M} UTC; it may be closed without one after that")
+    complaint.closed_at = now
+    return {"follow_up": "no_answer"}
 
 
 def _reopen(session: Session, complaint: Complaint, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:

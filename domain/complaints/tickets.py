@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,8 +33,9 @@ def normalize_ticket(text: str) -> str | None:
     return f"TS{match.group(1)}-{match.group(2).upper()}"
 
 
-def _new_ticket(session: Session) -> str:
-    today = utcnow().strftime("%y%m%d")
+def _new_ticket(session: Session, zone: tzinfo) -> str:
+    """A free ticket number dated by the desk's day (its time zone), as reference numbers are."""
+    today = utcnow().astimezone(zone).strftime("%y%m%d")
     for _ in range(20):
         ticket = f"TS{today}-" + "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(4))
         if session.scalar(select(Complaint.id).where(Complaint.ticket == ticket)) is None:
@@ -67,7 +69,7 @@ def create(
     _check_new(category, description, contact_preference)
     now = utcnow()
     complaint = Complaint(
-        ticket=_new_ticket(session),
+        ticket=_new_ticket(session, services.settings.working_hours.zone),
         customer_id=conversation.customer_id,
         conversation_id=conversation.id,
         language=conversation.language or services.settings.default_language,
@@ -109,6 +111,13 @@ def find_for_customer(session: Session, customer: Customer, ticket: str) -> Comp
         return None
     return session.scalars(select(Complaint).where(
         Complaint.ticket == normalized, Complaint.customer_id.in_(person_customer_ids(customer)))).one_or_none()
+
+
+def awaiting_follow_up(session: Session, customer: Customer) -> Complaint | None:
+    """The person's newest complaint whose follow-up visit waits for their answer."""
+    return session.scalars(select(Complaint).where(
+        Complaint.customer_id.in_(person_customer_ids(customer)), Complaint.status == "follow_up")
+        .order_by(Complaint.id.desc())).first()
 
 
 def customer_complaints(session: Session, customer: Customer, limit: int = 10) -> list[Complaint]:

@@ -55,6 +55,9 @@ DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("complaints", "by_status"): "complaint.console.status.{}",
     ("applications", "by_stage"): "application.stage.{}",
 }
+#: Figures per category, each a few numbers (``by_subject.handoff.count``): (provider, key) -> the
+#: i18n key of one category's name.
+GROUPS: dict[tuple[str, str], str] = {("ratings", "by_subject"): "console.dashboard.subject.{}"}
 CHARTS = [("handoff", "by_reason"), ("ratings", "scores.distribution"), ("complaints", "by_category"),
           ("applications", "by_stage")]
 
@@ -77,6 +80,10 @@ def label(provider: str, key: str, lang: str) -> str:
     name_key = DISTRIBUTIONS.get((provider, parent), "").format(part)
     if name_key in table():
         return f"{label(provider, parent, lang)}: {t(name_key, lang)}"
+    group, _, category = parent.rpartition(".")
+    name_key = GROUPS.get((provider, group), "").format(category)
+    if name_key in table():
+        return f"{label(provider, group, lang)}: {t(name_key, lang)}: {label(provider, part, lang)}"
     return key.replace("_", " ")
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.console.pages import console_lang, render
+from bot.web.console.pages import console_lang, customer_label, render
 from bot.web.console.security import require_staff, verify_csrf
 from domain import applications, complaints, handoff
 from domain.staff import has_role
@@ -70,25 +70,11 @@ def _applications(session: Session, customer: Customer, lang: str) -> Panel:
 CUSTOMER_PANELS.extend([_earlier_handoffs, _applications, _complaints])
 
 
-def local_time(request: Request) -> Callable[..., str]:
-    """For templates: a UTC timestamp shown in the staff's time zone (that of the working hours)."""
-    zone = request.app.state.services.settings.working_hours.zone
-
-    def show(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return moment.astimezone(zone).strftime(fmt)
-
-    return show
-
-
-def _customer_name(customer: Customer) -> str:
-    return customer.display_name or customer.external_id
-
-
-def _item(h: HandoffSession, lang: str, agents: dict[int, StaffUser]) -> dict[str, Any]:
+def _item(session: Session, h: HandoffSession, lang: str, agents: dict[int, StaffUser]) -> dict[str, Any]:
     now = utcnow()
     return {
         "id": h.id, "conversation_id": h.conversation_id, "url": f"/console/conversations/{h.conversation_id}",
-        "customer": _customer_name(h.customer), "channel": h.customer.channel,
+        "customer": customer_label(session, h.customer, lang), "channel": h.customer.channel,
         "reason": t("console.handoff.reason." + h.reason, lang), "question": h.question[:160],
         "status": h.status, "after_hours": h.after_hours,
         "waiting_s": max(0, int((now - h.clock_start).total_seconds())),
@@ -110,14 +96,14 @@ def queue_state(session: Session, user: StaffUser, lang: str) -> dict[str, Any]:
     others: list[dict[str, Any]] = []
     load: list[dict[str, Any]] = []
     if has_role(user.role, "supervisor"):
-        others = [_item(h, lang, agents) for h in session.scalars(
+        others = [_item(session, h, lang, agents) for h in session.scalars(
             select(HandoffSession).where(HandoffSession.status == "active", HandoffSession.agent_id != user.id)
             .order_by(HandoffSession.claimed_at))]
         load = agent_load(session)
     return {
         "load": load,
-        "waiting": [_item(h, lang, agents) for h in handoff.waiting(session)],
-        "mine": [_item(h, lang, agents) for h in handoff.owned_by(session, user.id)],
+        "waiting": [_item(session, h, lang, agents) for h in handoff.waiting(session)],
+        "mine": [_item(session, h, lang, agents) for h in handoff.owned_by(session, user.id)],
         "others": others,
         "on_duty": user.on_duty,
         "agents_on_duty": len(handoff.on_duty_agents(session)),
@@ -188,13 +174,14 @@ def conversation_page(conversation_id: int, request: Request, error: str | None 
     agents = {u.id: u for u in session.scalars(select(StaffUser))}
     return render(request, "console/conversation.html", {
         "conversation": conversation, "customer": conversation.customer, "handoff": current,
-        "handoff_item": _item(current, lang, agents) if current else None,
+        "customer_name": customer_label(session, conversation.customer, lang),
+        "handoff_item": _item(session, current, lang, agents) if current else None,
         "mine": current is not None and current.status == "active" and (
             current.agent_id == user.id or has_role(user.role, "supervisor")),
         "messages": _messages(request, session, conversation_id), "notes": handoff.notes(session, conversation_id),
         "note_authors": agents, "canned": handoff.canned_replies(session, conversation.language),
         "targets": targets, "panels": [panel(session, conversation.customer, lang) for panel in CUSTOMER_PANELS],
-        "error": error, "local": local_time(request),
+        "error": error,
     })
 
 

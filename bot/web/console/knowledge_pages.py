@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.console.handoff_pages import done, local_time
+from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from domain import questions
@@ -169,8 +169,7 @@ def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
     found.sort(key=lambda u: (-u.count, -u.last_at.timestamp()))
     return render(request, "console/knowledge_unanswered.html", {
-        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager"),
-        "local": local_time(request)})
+        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager")})
 
 
 @router.get("/new", response_class=HTMLResponse)

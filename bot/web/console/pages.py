@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,9 +26,10 @@ from bot.web.console.security import (
     session_cookie_value,
     verify_csrf,
 )
+from domain.customers import known_name
 from domain.staff import end_sessions, has_role
 from handlers.i18n import t
-from storage.models import OutboxItem, StaffUser
+from storage.models import Customer, OutboxItem, StaffUser
 from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/console")
@@ -37,13 +40,31 @@ def console_lang(request: Request) -> str:
     return lang if lang in ("zh", "en") else request.app.state.services.settings.default_language
 
 
+def local_time(request: Request) -> Callable[..., str]:
+    """For templates: a UTC timestamp shown in the desk's time zone (that of the working hours)."""
+    zone = request.app.state.services.settings.working_hours.zone
+
+    def show(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return moment.astimezone(zone).strftime(fmt) if moment is not None else "—"
+
+    return show
+
+
+def customer_label(session: Session, customer: Customer, lang: str) -> str:
+    """The customer as staff read it: their name and channel, never a raw platform id."""
+    name = known_name(session, customer)
+    if name:
+        return t("console.customer.named", lang, name=name, channel=customer.channel)
+    return t("console.customer.unnamed", lang, channel=customer.channel, id=customer.id)
+
+
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """Render a console page with what every page needs: user, nav, language, CSRF token, ``t``."""
     lang = console_lang(request)
     user: StaffUser | None = getattr(request.state, "staff", None)
     nav = [item for item in NAV if user is not None and has_role(user.role, *item.roles)]
     base = {"user": user, "nav": nav, "lang": lang, "csrf_token": csrf_token(request),
-            "t": lambda key, **kw: t(key, lang, **kw), "path": request.url.path}
+            "t": lambda key, **kw: t(key, lang, **kw), "path": request.url.path, "local": local_time(request)}
     return request.app.state.templates.TemplateResponse(request, template, {**base, **context},
                                                         status_code=status_code)
 

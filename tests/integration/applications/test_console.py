@@ -6,7 +6,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from storage.models import Application, FileAccess
+from bot.web.api_applications import summary
+from bot.web.console.pages import customer_label
+from domain import applications as apps
+from storage.models import Application, Customer, FileAccess
 from tests.console_helpers import console_app, console_login, csrf_of
 from tests.integration.applications.helpers import GOOD_ID, PNG, Chat
 from tests.integration.applications.test_chat_flow import submit_account_opening
@@ -41,6 +44,8 @@ def test_reviewer_works_a_case_in_the_console(console):
     assert fixed.status_code == 303
     notice = chat.outbox_texts()[-1]
     assert "1. 身份证人像面照片" in notice and "2. 手机号码：空号" in notice
+    case_page = client.get(f"/console/applications/{reference}").text
+    assert "手机号码: 空号" in case_page and "mobile:" not in case_page and "id_card_front" not in case_page
 
     with runtime.services.db.session() as s:
         app_id = s.scalars(select(Application.id)).one()
@@ -73,3 +78,17 @@ def test_agent_sees_masked_and_cannot_act_or_open_files(console):
     assert page.status_code == 200 and GOOD_ID not in page.text and "110***********002X" in page.text
     assert "/transition" not in page.text
     assert client.get(f"/console/applications/{reference}/files/1").status_code == 403
+
+
+def test_customers_are_shown_by_name_and_channel_not_by_id(runtime):
+    chat = Chat(runtime, chat_id="0f3a9c2be4d14f6a8b7c9d0e1f2a3b4c", user_id="0f3a9c2be4d14f6a8b7c9d0e1f2a3b4c")
+    reference, _ = submit_account_opening(chat)
+    with runtime.services.db.session() as s:
+        app = apps.by_reference(s, reference)
+        owner = s.get(Customer, app.customer_id)
+        assert summary(s, runtime.services, app, reveal=False)["customer"] == "张三 (web)"
+        assert customer_label(s, owner, "zh") == "张三（web）"
+        stranger = Customer(channel="telegram", external_id="12345", display_name=None)
+        s.add(stranger)
+        s.flush()
+        assert customer_label(s, stranger, "en") == f"telegram customer #{stranger.id}"

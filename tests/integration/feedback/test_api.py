@@ -64,6 +64,9 @@ def test_complaint_handled_through_the_api_with_409_for_illegal_steps(runtime, s
     assert any("retrained the clerk" in text for text in outbox_texts(runtime, "alice"))
     assert api("POST", f"/api/v1/complaints/{ticket}/transitions", json={"action": "follow_up"}).json()[
         "status"] == "follow_up"
+    early = api("POST", f"/api/v1/complaints/{ticket}/transitions", json={"action": "close"})
+    assert early.status_code == 409 and "waits for the customer's answer" in early.json()["error"]
+    pass_deadline(runtime, ticket)  # the follow-up's time limit passed unanswered
     assert api("POST", f"/api/v1/complaints/{ticket}/transitions", json={"action": "close"}).json()[
         "status"] == "closed"
     assert api("POST", f"/api/v1/complaints/{ticket}/transitions", json={"action": "reopen"}).status_code == 409

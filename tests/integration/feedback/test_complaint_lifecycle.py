@@ -199,3 +199,31 @@ def test_assigning_to_the_same_person_again_is_refused_and_tells_the_customer_no
             act(runtime, ticket, "assign", agent, staff_id=agent)
     assert outbox_texts(runtime, "dora", mark) == []
     assert [e.action for e in load(runtime, ticket).events].count("assign") == 1
+
+
+def test_the_follow_up_cannot_be_skipped_and_a_typed_answer_counts(runtime, say, staff):
+    erin = say("erin")
+    ticket = file_complaint(erin)
+    for action, fields in (("assign", {"staff_id": staff["agent1"]}), ("start", {}), ("resolve", {"resolution": "ok"}),
+                           ("follow_up", {})):
+        act(runtime, ticket, action, **fields)
+    with pytest.raises(complaints.IllegalTransition, match="waits for the customer's answer"):
+        act(runtime, ticket, "close")
+    assert "重新进入调查" in texts(erin("不满意"))  # typed, not pressed: the same answer
+    complaint = load(runtime, ticket)
+    assert (complaint.status, complaint.satisfied) == ("investigating", False)
+
+
+def test_closing_an_unanswered_follow_up_after_its_time_and_a_stale_button(runtime, say, staff):
+    gus = say("gus")
+    ticket = file_complaint(gus)
+    for action, fields in (("assign", {"staff_id": staff["agent1"]}), ("start", {}), ("resolve", {"resolution": "ok"}),
+                           ("follow_up", {})):
+        act(runtime, ticket, action, **fields)
+    pass_deadline(runtime, ticket)
+    act(runtime, ticket, "close")
+    complaint = load(runtime, ticket)
+    assert complaint.status == "closed" and complaint.satisfied is None
+    assert complaint.events[-1].details == {"follow_up": "no_answer"}
+    late = gus(button=f"complaint:satisfied:{ticket}:no")
+    assert "已失效" in texts(late) and "complaint:start" in payloads(late)

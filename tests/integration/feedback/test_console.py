@@ -2,15 +2,20 @@
 history, actions with CSRF, 409 for an illegal step, role checks."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+import domain.complaints.tickets as tickets_module
 from bot.web.app import create_app
+from storage.models import Complaint
 from tests.console_helpers import console_login, csrf_of
 
 from .conftest import outbox_texts
 from .test_complaint_chat import file_complaint
-from .test_complaint_lifecycle import load, pass_deadline
+from .test_complaint_lifecycle import act, load, pass_deadline
 
 
 @pytest.fixture
@@ -76,3 +81,25 @@ def test_console_roles(runtime, say, staff, console):
     page = boss.get("/console/ratings")
     assert page.status_code == 200 and "服务评分" in page.text and "/console/complaints" in page.text
     assert "等了一个小时&lt;script&gt;" in page.text
+
+
+def test_dashboard_lists_the_staff_member_the_finding_names_not_the_handler(runtime, say, staff, console):
+    ticket = file_complaint(say("ivy"))
+    act(runtime, ticket, "assign", staff["agent1"], staff_id=staff["agent1"])
+    act(runtime, ticket, "start", staff["agent1"])
+    act(runtime, ticket, "resolve", staff["agent1"], resolution="致歉", finding="主管答复不当",
+        responsible_staff_id=staff["boss"])
+    page = console("boss").get("/console/dashboard", params={"days": 7}).text
+    table = page.split('id="table-complaints-responsible_staff"')[1].split("</table>")[0]
+    assert "The Boss" in table and "Agent One" not in table
+
+
+def test_ticket_dates_and_console_times_are_in_the_desks_time_zone(runtime, say, staff, console, monkeypatch):
+    evening_utc = datetime(2026, 12, 1, 18, 28, tzinfo=timezone.utc)  # already 12-02 02:28 in Shanghai
+    monkeypatch.setattr(tickets_module, "utcnow", lambda: evening_utc)
+    ticket = file_complaint(say("kim"))
+    assert ticket.startswith("TS261202-")
+    with runtime.services.db.session() as s:
+        s.execute(update(Complaint).where(Complaint.ticket == ticket).values(created_at=evening_utc))
+    page = console("agent1").get(f"/console/complaints/{ticket}").text
+    assert "2026-12-02 02:28" in page and " UTC" not in page
