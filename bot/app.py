@@ -22,7 +22,7 @@ from handlers.faq import next_suggestions
 from handlers.notices import build_bus
 from handlers.services import Services
 from storage.attachments import AttachmentStore
-from storage.db import Database
+from storage.db import OUTBOX_CHANNEL, Database, Listener
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,16 @@ class Runtime:
     outbox: OutboxSender | None = None
     inbox: InboxWorker | None = None
     jobs: JobRunner | None = None
+    #: PostgreSQL: wakes this worker's outbox sender when any worker queues a reply.
+    listener: Listener | None = None
 
     @classmethod
     def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
-              kinds: list[str] | None = None, knowledge: Any = None) -> "Runtime":
+              kinds: list[str] | None = None, knowledge: Any = None, migrate: bool = True) -> "Runtime":
         """Wire everything from the settings (or the channel ``kinds`` named, e.g. the terminal);
-        tests pass their own (fake-backed) channels and knowledge."""
-        services = build_services(settings, knowledge=knowledge)
+        tests pass their own (fake-backed) channels and knowledge; ``migrate=False`` when the
+        parent of several workers has migrated already."""
+        services = build_services(settings, migrate=migrate, knowledge=knowledge)
         engine = Engine(services, all_handlers())
         if channels is None:
             channels = build_channels(settings, services, kinds)
@@ -100,12 +103,15 @@ class Runtime:
         runtime.jobs = JobRunner(services, functions, settings.jobs_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
         services.wake_inbox = runtime.inbox.wake
+        runtime.listener = services.db.listener(OUTBOX_CHANNEL, runtime.outbox.wake)
         return runtime
 
     async def start(self) -> None:
         assert self.outbox and self.inbox and self.jobs
         await asyncio.to_thread(schedule_kv_purge, self.services.db)
         await self.outbox.start()
+        if self.listener is not None:
+            self.listener.start()
         await self.inbox.start()
         await self.jobs.start()
         for channel in self.channels.values():
@@ -120,6 +126,8 @@ class Runtime:
         they claimed but did not begin; the channels close after the last send."""
         if self.services.knowledge:
             self.services.knowledge.stop()
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop)
         grace = self.services.settings.shutdown_grace_seconds
         workers = [worker for worker in (self.jobs, self.inbox, self.outbox) if worker]
         await asyncio.gather(*(worker.stop(grace) for worker in workers))

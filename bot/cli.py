@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,17 +15,24 @@ from bot.logs import setup_logging
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import Runtime
-    from bot.web.app import create_app
+    from storage.db import Database
 
     host, port = args.host or settings.host, args.port or settings.port
-    runtime = Runtime.build(settings)
-    app = create_app(runtime)
-    print(f"Service desk bot: web chat at http://{host}:{port}/  (console: /console)", flush=True)
+    workers = args.workers or os.cpu_count() or 1
+    Database(settings.effective_database_url).upgrade()  # once, before any worker starts
+    if workers > 1:
+        # Every worker's counters in one folder, so any worker's /metrics shows them all.
+        metrics_dir = settings.data_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    print(f"Service desk bot: web chat at http://{host}:{port}/  (console: /console), {workers} worker(s)",
+          flush=True)
     # JSON logs: uvicorn's own loggers go through the root handler instead of its text config.
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
-                log_config=log_config, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
+    uvicorn.run("bot.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
     return 0
 
 
@@ -215,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server, channels and background workers")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (default: one per core), on SQLite too")
     serve.set_defaults(func=_serve)
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")

@@ -1,19 +1,67 @@
 """Engine, sessions and migrations for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: The PostgreSQL notification channel a commit that queued a reply sends on.
+OUTBOX_CHANNEL = "bot_outbox"
+
+log = logging.getLogger(__name__)
+
+
+def notify(session: Session, channel: str) -> None:
+    """Tell every worker listening on ``channel`` (PostgreSQL delivers it at commit, and not at
+    all on rollback); on SQLite, one machine, the local wake is enough."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+
+class Listener:
+    """A thread holding one PostgreSQL connection in ``LISTEN channel``, calling ``on_notify`` for
+    each notification: how a reply queued on one worker wakes the senders of all of them."""
+
+    def __init__(self, url: str, channel: str, on_notify: Callable[[], None]) -> None:
+        self.url, self.channel, self.on_notify = url, channel, on_notify
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"listen-{self.channel}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f'LISTEN "{self.channel}"')
+                    self.on_notify()  # anything queued while not listening
+                    while not self._stop.is_set():
+                        for _note in conn.notifies(timeout=0.5):
+                            self.on_notify()
+            except psycopg.Error:
+                log.warning("listening on %s failed; again in 1 s", self.channel, exc_info=True)
+                self._stop.wait(1.0)
 
 
 class Database:
@@ -68,6 +116,13 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the newest revision of every feature branch."""
         command.upgrade(self.alembic_config(), "heads")
+
+    def listener(self, channel: str, on_notify: Callable[[], None]) -> Listener | None:
+        """A listener on PostgreSQL; None on SQLite (one machine: local wakes suffice)."""
+        if not self.is_postgres:
+            return None
+        libpq = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return Listener(libpq, channel, on_notify)
 
     def missing_migrations(self) -> set[str]:
         """The newest revisions of the feature branches this database does not have yet."""

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from storage.db import OUTBOX_CHANNEL, notify
 from storage.models import Conversation, Message, OutboxItem, utcnow
 
 #: How long a claimed row stays leased to one sender.
@@ -61,6 +62,8 @@ def enqueue(
         session.add(item)
         session.flush()
         ids.append(item.id)
+    if ids:
+        notify(session, OUTBOX_CHANNEL)
     return ids
 
 

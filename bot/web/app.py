@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import metrics
 from bot.app import Runtime
+from bot.config import load_settings
+from bot.logs import setup_logging
 from bot.web import api_applications, api_outbox, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
@@ -52,6 +54,14 @@ def _add_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}" for err in exc.errors()
         )
         return JSONResponse({"error": problems or "invalid request"}, status_code=422)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``serve`` worker process, from the settings in the environment (each
+    worker builds its own runtime; the parent migrated the database before starting them)."""
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    return create_app(Runtime.build(settings, migrate=False))
 
 
 def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
