@@ -14,10 +14,14 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
+from sqlalchemy import select
+
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
+from domain.handoff import is_agent_typing
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
+from storage.models import Conversation
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 20_000
@@ -87,14 +91,22 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0)) -> dict[str, Any]:
     if not SESSION_ID.match(session_id):
         raise HTTPException(400, "session_id must be 8-64 letters, digits, '-' or '_'")
-    return {"messages": _channel(request).since(session_id, after)}
+    return {"messages": _channel(request).since(session_id, after), "typing": _agent_typing(request, session_id)}
+
+
+def _agent_typing(request: Request, session_id: str) -> bool:
+    """An agent is writing to this chat (the page shows "正在输入"); false once the reply is queued."""
+    with request.app.state.services.db.session() as session:
+        conversation_id = session.scalar(select(Conversation.id).where(Conversation.channel == CHANNEL,
+                                                                       Conversation.chat_id == session_id))
+        return conversation_id is not None and is_agent_typing(session, conversation_id)
 
 
 @router.get("/", response_class=HTMLResponse)
 def page(request: Request, lang: str | None = None) -> HTMLResponse:
     settings = request.app.state.services.settings
     language = lang if lang in ("zh", "en") else settings.default_language
-    texts = {key: t(f"webchat.{key}", language) for key in ("title", "placeholder", "send", "upload", "offline")}
+    texts = {key: t(f"webchat.{key}", language) for key in ("title", "placeholder", "send", "upload", "offline", "typing")}
     return request.app.state.templates.TemplateResponse(
         request, "chat.html", {"lang": language, "texts": texts}
     )
