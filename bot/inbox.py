@@ -12,10 +12,11 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.workers import PollingWorker, claim_in_chat_order, release_leases
-from storage.models import InboxItem, utcnow
+from handlers.messages import Incoming
+from storage.models import Conversation, InboxItem, utcnow
 
 if TYPE_CHECKING:
     from bot.channels.base import Channel
@@ -50,7 +51,9 @@ class InboxWorker(PollingWorker):
                 await asyncio.to_thread(release_leases, self.db, InboxItem, [i.id for i in items[done:]])
                 return done
             try:
-                incomings = await self.channels[item.channel].parse(item.payload)
+                channel = self.channels[item.channel]
+                incomings = await channel.parse(item.payload)
+                await self._show_typing(channel, incomings)
                 await asyncio.to_thread(self.engine.handle_recorded, item.id, incomings)
             except Exception as exc:  # noqa: BLE001 - retried with backoff, then marked failed
                 log.exception("inbox %s (%s) failed on try %s", item.id, item.channel, item.attempts)
@@ -60,6 +63,21 @@ class InboxWorker(PollingWorker):
                     values["status"] = "failed"
                 await asyncio.to_thread(self._update, item.id, values)
         return len(items)
+
+    async def _show_typing(self, channel: "Channel", incomings: list[Incoming]) -> None:
+        """The bot is about to prepare a reply: the customer sees it typing. Awaited before the
+        turn is handled, so it always reaches the platform before the reply (queued by the
+        turn's commit); not in a chat an agent holds, where the bot stays silent."""
+        chats = {i.chat_id for i in incomings}
+        for chat_id in sorted(chats):
+            if await asyncio.to_thread(self._bot_answers, channel.name, chat_id):
+                await channel.show_typing(chat_id)
+
+    def _bot_answers(self, channel: str, chat_id: str) -> bool:
+        with self.db.session() as session:
+            mode = session.scalar(select(Conversation.mode).where(Conversation.channel == channel,
+                                                                  Conversation.chat_id == chat_id))
+        return mode != "human"
 
     def _update(self, item_id: int, values: dict[str, object]) -> None:
         with self.db.session() as session:

@@ -60,6 +60,10 @@ class Channel(ABC):
         """Turn a recorded delivery (the inbox row's payload) into messages for the engine."""
         raise NotImplementedError(f"{type(self).__name__} receives synchronously and records no deliveries")
 
+    async def show_typing(self, chat_id: str) -> None:
+        """The customer sees that a reply is being prepared. Best effort: a failure is logged by the
+        channel, never raised; default: the platform has no such signal (or the page asks itself)."""
+
     def job_functions(self) -> dict[str, "JobFunction"]:
         """Timed work this channel does (kind -> function), run by the job runner like the features'."""
         return {}

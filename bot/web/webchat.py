@@ -13,11 +13,14 @@ from typing import Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
+from domain.handoff import is_agent_typing
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
+from storage.models import Conversation
 
 #: The page makes 32 hex digits from crypto.getRandomValues (128 bits); 32 characters of this alphabet
 #: hold at least that much, and an id with fewer than 6 different characters was not drawn at random.
@@ -91,7 +94,15 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 @router.get("/api/chat/messages")
 def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0)) -> dict[str, Any]:
     require_session_id(session_id)
-    return {"messages": _channel(request).since(session_id, after)}
+    return {"messages": _channel(request).since(session_id, after), "typing": _agent_typing(request, session_id)}
+
+
+def _agent_typing(request: Request, session_id: str) -> bool:
+    """An agent is writing to this chat (the page shows "正在输入"); false once the reply is queued."""
+    with request.app.state.services.db.session() as session:
+        conversation_id = session.scalar(select(Conversation.id).where(Conversation.channel == CHANNEL,
+                                                                       Conversation.chat_id == session_id))
+        return conversation_id is not None and is_agent_typing(session, conversation_id)
 
 
 def browser_language(accept_language: str) -> str | None:
@@ -113,7 +124,8 @@ def page(request: Request, lang: str | None = None) -> HTMLResponse:
     settings = request.app.state.services.settings
     language = (lang if lang in LANGUAGES else None) or browser_language(
         request.headers.get("accept-language", "")) or settings.default_language
-    texts = {key: t(f"webchat.{key}", language) for key in ("title", "placeholder", "send", "upload", "offline")}
+    texts = {key: t(f"webchat.{key}", language)
+             for key in ("title", "placeholder", "send", "upload", "offline", "typing")}
     return request.app.state.templates.TemplateResponse(
         request, "chat.html", {"lang": language, "texts": texts}
     )

@@ -58,6 +58,7 @@ from domain.handoff.queue import (
     waiting,
 )
 from domain.handoff.steps import BALANCE_JOB, IDLE_JOB, HandoffError
+from domain.handoff.typing import agent_typing, is_agent_typing
 
 __all__ = [
     "BALANCE_JOB",
@@ -78,6 +79,7 @@ __all__ = [
     "add_note",
     "agent_capable",
     "agent_loads",
+    "agent_typing",
     "assign_waiting",
     "cancel_waiting",
     "canned_replies",
@@ -87,6 +89,7 @@ __all__ = [
     "enqueue_handoff",
     "hand_back",
     "handle_minutes",
+    "is_agent_typing",
     "last_closed",
     "notes",
     "on_duty_agents",

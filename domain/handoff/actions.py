@@ -34,6 +34,7 @@ from domain.handoff.steps import (
     schedule_idle,
     sync_platform,
 )
+from domain.handoff.typing import stop_typing
 from domain.staff import has_role
 from storage.models import CannedReply, Conversation, HandoffNote, HandoffSession, StaffUser, utcnow
 from storage.outbox import enqueue
@@ -195,6 +196,7 @@ def reply(session: Session, services: HandoffServices, handoff_id: int, agent: S
         handoff.first_response_at, handoff.first_responder_id = now, agent.id
     handoff.awaiting_since, handoff.last_agent_at = None, now
     cancel_idle(session, handoff)
+    stop_typing(session, handoff.conversation_id)
     return outbox_id
 
 

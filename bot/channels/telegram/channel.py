@@ -5,10 +5,11 @@ The adapter parses and renders; what to answer is the engine's business.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from telegram import Message
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
 
@@ -24,6 +25,8 @@ from bot.config import Settings
 from bot.workers import cancel_and_wait
 from handlers.messages import FileRef, Incoming, Reply
 from handlers.services import Services
+
+log = logging.getLogger(__name__)
 
 
 class TelegramChannel(Channel):
@@ -92,6 +95,13 @@ class TelegramChannel(Channel):
             if not last:
                 await asyncio.to_thread(sent.mark, index + 1)
         return message_id
+
+    async def show_typing(self, chat_id: str) -> None:
+        """``sendChatAction`` typing: Telegram shows it for five seconds or until our next message."""
+        try:
+            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:
+            log.warning("chat=%s typing not shown: %s", chat_id, exc)
 
     async def _send_document(self, chat_id: str, ref: FileRef, markup: Any) -> Message:
         return await send_document(self.bot, self.services.db, self.services.attachments, chat_id, ref, markup)

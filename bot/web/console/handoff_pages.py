@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -240,6 +241,21 @@ def handoff_action(handoff_id: int, action: str, request: Request, text: str = F
     except handoff.HandoffError as exc:
         return RedirectResponse(f"{target}?error={exc.code}", status_code=303)
     return done(target)
+
+
+@router.post("/api/handoffs/{handoff_id}/typing", dependencies=[Depends(verify_csrf)])
+def agent_typing(handoff_id: int, request: Request, user: StaffUser = Depends(AGENT),
+                 session: Session = DB_SESSION) -> dict[str, bool]:
+    """The agent types a reply (the page calls this every few seconds while they do). The
+    platform's "typing" is sent here, before this transaction releases the conversation's lock,
+    so a reply committed at the same moment always reaches the customer after it."""
+    conversation = handoff.agent_typing(session, handoff_id, user)
+    if conversation is None:
+        return {"shown": False}
+    channel = request.app.state.runtime.channels.get(conversation.channel)
+    if channel is not None:
+        from_thread.run(channel.show_typing, conversation.chat_id)
+    return {"shown": True}
 
 
 @router.post("/conversations/{conversation_id}/notes", dependencies=[Depends(verify_csrf)])

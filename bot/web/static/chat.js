@@ -7,6 +7,9 @@
   var lang = document.querySelector(".chat").dataset.lang;
   var log = document.getElementById("log");
   var statusLine = document.getElementById("status");
+  var typingLine = document.getElementById("typing");
+  var waiting = 0, agentTyping = false;  // requests the bot is answering; an agent writing
+  function showTyping() { typingLine.hidden = !(waiting > 0 || agentTyping); }
   var sessionId = localStorage.getItem("sdb_session");
   if (!sessionId) {
     var bytes = new Uint8Array(16);
@@ -84,11 +87,18 @@
 
   function failed() { statusLine.hidden = false; }
 
+  // "正在输入" while the bot prepares the answer; hidden before the answer is shown.
+  function answered(request) {
+    waiting++; showTyping();
+    return request.then(function (resp) { waiting--; showTyping(); return handle(resp); },
+      function () { waiting--; showTyping(); failed(); });
+  }
+
   function send(body) {
     body.session_id = sessionId;
-    return fetch("/api/chat?lang=" + lang, {
+    return answered(fetch("/api/chat?lang=" + lang, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
-    }).then(handle, failed);
+    }));
   }
 
   document.getElementById("composer").addEventListener("submit", function (ev) {
@@ -109,14 +119,16 @@
     var form = new FormData();
     form.append("session_id", sessionId);
     form.append("file", file);
-    fetch("/api/chat/upload", { method: "POST", body: form }).then(handle, failed);
+    answered(fetch("/api/chat/upload", { method: "POST", body: form }));
     ev.target.value = "";
   });
 
   function poll() {
     fetch("/api/chat/messages?session_id=" + sessionId + "&after=" + lastId)
       .then(function (resp) { return resp.json(); })
-      .then(function (body) { statusLine.hidden = true; show(body.messages); }, failed)
+      .then(function (body) {
+        statusLine.hidden = true; agentTyping = !!body.typing; showTyping(); show(body.messages);
+      }, failed)
       .then(function () { setTimeout(poll, 3000); });
   }
 

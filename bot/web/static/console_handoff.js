@@ -144,6 +144,15 @@
 
     var canned = document.getElementById("canned");
     var text = document.getElementById("reply-text");
+    // While the agent types, the customer sees "typing" (at most one signal every 4 s).
+    var typingUrl = transcript.dataset.typing, typingCsrf = transcript.dataset.csrf, typingAt = 0;
+    if (text && typingUrl) {
+      text.addEventListener("input", function () {
+        if (!text.value.trim() || Date.now() - typingAt < 4000) return;
+        typingAt = Date.now();
+        fetch(typingUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": typingCsrf } });
+      });
+    }
     if (canned && text) {
       canned.addEventListener("change", function () {
         if (canned.value) { text.value = text.value ? text.value + "\n" + canned.value : canned.value; text.focus(); }

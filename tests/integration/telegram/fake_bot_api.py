@@ -46,6 +46,12 @@ class EntityError(ApiError):
     pass
 
 
+#: The actions ``sendChatAction`` accepts (Bot API reference).
+CHAT_ACTIONS = frozenset({"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+                          "upload_document", "choose_sticker", "find_location", "record_video_note",
+                          "upload_video_note"})
+
+
 def visible_text(text: str) -> str:
     """What the customer sees of an HTML-mode text, parsed the way Telegram does (strictly)."""
     out: list[str] = []
@@ -235,6 +241,14 @@ class FakeBotApi:
 
     def _answerCallbackQuery(self, params: dict[str, Any], files: Any) -> bool:
         self.answered_queries.append(params["callback_query_id"])
+        return True
+
+    def _sendChatAction(self, params: dict[str, Any], files: Any) -> bool:
+        """Telegram's answer to a chat action: ``true``, or 400 for an action it does not know."""
+        if params.get("action") not in CHAT_ACTIONS:
+            raise EntityError("wrong parameter action in request")
+        if "chat_id" not in params:
+            raise EntityError("chat_id is empty")
         return True
 
     def _getFile(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
