@@ -13,6 +13,7 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.jobs import KV_PURGE_JOB, JobFunction, JobRunner, purge_expired_kv, schedule_kv_purge
 from bot.outbox import OutboxSender
+from bot.webhooks import WebhookSender
 from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
 from handlers import all_handlers
@@ -78,6 +79,7 @@ class Runtime:
     outbox: OutboxSender | None = None
     inbox: InboxWorker | None = None
     jobs: JobRunner | None = None
+    webhooks: WebhookSender | None = None
 
     @classmethod
     def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
@@ -95,16 +97,19 @@ class Runtime:
         for channel in channels.values():
             functions.update(channel.job_functions())
         runtime.jobs = JobRunner(services, functions, settings.jobs_poll_seconds)
+        runtime.webhooks = WebhookSender(services.db, settings.webhook_max_attempts, settings.webhook_timeout_seconds,
+                                         settings.outbox_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
         services.wake_inbox = runtime.inbox.wake
         return runtime
 
     async def start(self) -> None:
-        assert self.outbox and self.inbox and self.jobs
+        assert self.outbox and self.inbox and self.jobs and self.webhooks
         await asyncio.to_thread(schedule_kv_purge, self.services.db)
         await self.outbox.start()
         await self.inbox.start()
         await self.jobs.start()
+        await self.webhooks.start()
         for channel in self.channels.values():
             await channel.start()
         if self.services.knowledge and self.services.settings.knowledge_watch:
@@ -117,7 +122,7 @@ class Runtime:
             self.services.knowledge.stop()
         for channel in self.channels.values():
             await channel.stop()
-        for worker in (self.jobs, self.inbox, self.outbox):
+        for worker in (self.webhooks, self.jobs, self.inbox, self.outbox):
             if worker:
                 await worker.stop()
         self.services.db.dispose()

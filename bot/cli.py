@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...|webhook ...``."""
 from __future__ import annotations
 
 import argparse
@@ -200,6 +200,86 @@ def _add_application_commands(sub: "argparse._SubParsersAction[argparse.Argument
     move.set_defaults(func=_application_transition)
 
 
+def _webhook_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    events = args.events.split(",") if args.events else None
+    try:
+        with services.db.session() as session:
+            subscription = webhooks.add_subscription(session, args.url, args.secret, events)
+            print(f"webhook {subscription.id}: {subscription.url} ({', '.join(subscription.events) or 'all events'})")
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _webhook_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    with services.db.session() as session:
+        for subscription in webhooks.subscriptions(session):
+            print(f"{subscription.id}  {subscription.url}  {','.join(subscription.events) or '*'}")
+        failed = webhooks.deliveries(session, "failed", limit=args.failed)
+        for delivery in failed if args.failed else ():
+            print(f"failed delivery {delivery.id} (webhook {delivery.subscription_id}, {delivery.event_type}, "
+                  f"{delivery.subject}): {delivery.last_error}")
+    return 0
+
+
+def _webhook_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            webhooks.remove_subscription(session, args.id)
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"webhook {args.id} removed")
+    return 0
+
+
+def _webhook_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            webhooks.replay(session, args.delivery_id)
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"delivery {args.delivery_id} queued again (sent by the running server's webhook sender)")
+    return 0
+
+
+def _add_webhook_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("webhook", help="outgoing webhooks: signed event deliveries to other systems")
+    cmds = group.add_subparsers(dest="webhook_command", required=True)
+    add = cmds.add_parser("add", help="subscribe a URL to events (default: all)")
+    add.add_argument("url")
+    add.add_argument("--secret", required=True, help="shared secret the receiver checks X-Desk-Signature with")
+    add.add_argument("--events", help="comma-separated event types, e.g. application.stage_changed,complaint.resolved")
+    add.set_defaults(func=_webhook_add)
+    listing = cmds.add_parser("list", help="the subscriptions (and, with --failed N, the newest failed deliveries)")
+    listing.add_argument("--failed", type=int, default=0, metavar="N")
+    listing.set_defaults(func=_webhook_list)
+    remove = cmds.add_parser("remove", help="delete a subscription and its undelivered events")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(func=_webhook_remove)
+    replay = cmds.add_parser("replay", help="send a (failed) delivery again")
+    replay.add_argument("delivery_id", type=int)
+    replay.set_defaults(func=_webhook_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from domain.staff import ROLES
 
@@ -241,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("url")
     hook.set_defaults(func=_telegram_set_webhook)
     _add_application_commands(sub)
+    _add_webhook_commands(sub)
 
     from knowledge.cli import register as register_kb
 

@@ -15,10 +15,10 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Runtime
-from bot.web import api_applications, api_outbox, webchat
+from bot.web import api_applications, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
-from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages, webhooks_pages
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
@@ -91,7 +91,9 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.include_router(knowledge_pages.router)
     app.include_router(dashboard.router)
     app.include_router(staff_pages.router)
+    app.include_router(webhooks_pages.router)
     app.include_router(api_outbox.router)
+    app.include_router(api_webhooks.router)
     app.include_router(feedback_api_router)
     app.include_router(complaint_console_router)
     app.include_router(api_applications.router)
