@@ -280,6 +280,36 @@ def _add_webhook_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     replay.set_defaults(func=_webhook_replay)
 
 
+def _customer_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from bot.web.api_customers import archive_name
+    from domain import privacy
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            content = privacy.export_identity(session, services, services.attachments, args.identity,
+                                              f"cli:{getpass.getuser()}", args.reason)
+    except privacy.UnknownCustomer as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    args.to.mkdir(parents=True, exist_ok=True)
+    target = args.to / archive_name(args.identity)
+    target.write_bytes(content)
+    print(f"wrote {target}")
+    return 0
+
+
+def _add_customer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("customer", help="a person's data: export (PIPL / GDPR)")
+    cmds = group.add_subparsers(dest="customer_command", required=True)
+    export = cmds.add_parser("export", help="one ZIP (data.json and files) of everything held about the person")
+    export.add_argument("identity", help="CHANNEL:EXTERNAL_ID, e.g. web:SESSION_ID or telegram:USER_ID")
+    export.add_argument("--to", type=Path, required=True, help="folder for the archive")
+    export.add_argument("--reason", help="why (recorded with the export)")
+    export.set_defaults(func=_customer_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from domain.staff import ROLES
 
@@ -322,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.set_defaults(func=_telegram_set_webhook)
     _add_application_commands(sub)
     _add_webhook_commands(sub)
+    _add_customer_commands(sub)
 
     from knowledge.cli import register as register_kb
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Runtime
-from bot.web import api_applications, api_outbox, api_webhooks, webchat
+from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
 from bot.web.console import dashboard, handoff_pages, knowledge_pages, staff_pages, webhooks_pages
@@ -94,6 +94,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.include_router(webhooks_pages.router)
     app.include_router(api_outbox.router)
     app.include_router(api_webhooks.router)
+    app.include_router(api_customers.router)
     app.include_router(feedback_api_router)
     app.include_router(complaint_console_router)
     app.include_router(api_applications.router)

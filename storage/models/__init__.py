@@ -5,6 +5,7 @@ from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, 
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
+from .privacy import CustomerDataRequest
 from .webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -13,5 +14,5 @@ __all__ = [
     "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
-    "WebhookDelivery", "WebhookSubscription",
+    "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest",
 ]
