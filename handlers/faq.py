@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import questions
 from handlers.application import match_service
 from handlers.base import Context, Handler, menu_buttons
 from handlers.feedback import faq_feedback_buttons
@@ -81,8 +82,7 @@ class FaqHandler(Handler):
             top_entry_id=ans.top.entry_id if ans.top else None,
             hits=[{"entry_id": h.entry_id, "score": round(h.score, 6)} for h in ans.hits],
             status="open" if ans.decision == "decline" else None)
-        ctx.session.add(q)
-        ctx.session.flush()
+        questions.record_asked(ctx.session, ctx.services.events, q)
         if ans.decision == "answer":
             return self._answer(ctx, ans.top.entry_id, q.id)
         if ans.decision == "suggest":
@@ -106,8 +106,8 @@ class FaqHandler(Handler):
         if len(parts) == 3 and parts[1] == "none":
             # Unsure, and none of the suggestions fits: a person takes the question.
             q = self._own_question(ctx, parts[2])
-            if q is not None and q.status is None:
-                q.status = "open"
+            if q is not None:
+                questions.leave_open(ctx.session, ctx.services.events, q)
             return request_handoff(ctx, "low_confidence", q.text if q is not None else None)
         return None
 

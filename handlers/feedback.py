@@ -132,7 +132,8 @@ class FeedbackHandler(Handler):
         score = ratings.valid_score(raw)
         if score is None:
             return [Reply(ctx.t("fallback.stale_button"), menu_buttons(ctx.lang))]
-        return self._after_score(ctx, ratings.record_general_score(ctx.session, ctx.conversation, ctx.customer, score))
+        rating = ratings.record_general_score(ctx.session, ctx.services.events, ctx.conversation, ctx.customer, score)
+        return self._after_score(ctx, rating)
 
     def _score(self, ctx: Context, rating_id: int, raw: str) -> list[Reply]:
         rating = ratings.own_rating(ctx.session, ctx.customer, rating_id)
@@ -141,7 +142,7 @@ class FeedbackHandler(Handler):
             return [Reply(ctx.t("fallback.stale_button"), menu_buttons(ctx.lang))]
         if rating.status == "rated":
             return [Reply(ctx.t("feedback.already_rated"), menu_buttons(ctx.lang))]
-        ratings.record_score(ctx.session, rating, score)
+        ratings.record_score(ctx.session, ctx.services.events, rating, score)
         return self._after_score(ctx, rating)
 
     def _after_score(self, ctx: Context, rating: Rating) -> list[Reply]:
@@ -156,7 +157,7 @@ class FeedbackHandler(Handler):
         return [Reply(ctx.t(key), buttons)]
 
     def _vote(self, ctx: Context, entry_id: str, helpful: bool, question_log_id: int | None) -> list[Reply]:
-        ratings.record_vote(ctx.session, ctx.conversation, entry_id, helpful, question_log_id)
+        ratings.record_vote(ctx.session, ctx.services.events, ctx.conversation, entry_id, helpful, question_log_id)
         if helpful:
             return [Reply(ctx.t("feedback.faq.glad"))]
         suggest = ctx.services.faq_suggestions

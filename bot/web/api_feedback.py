@@ -8,7 +8,7 @@ Notifications are committed with the request's transaction; the outbox sender's 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
 from domain import complaints, ratings
-from storage.models import Complaint, ComplaintEvent, Rating, utcnow
+from domain.complaints.representation import complaint_json
+from domain.ratings import rating_json
+from storage.models import Complaint, Rating, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])
 
@@ -27,56 +29,11 @@ SUPERVISORS = require_role("supervisor")
 CONTENT = require_role("content_manager", "supervisor")
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def complaint_json(complaint: Complaint, with_events: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "ticket": complaint.ticket,
-        "status": complaint.status,
-        "category": complaint.category,
-        "description": complaint.description,
-        "attachment_ids": complaint.attachment_ids,
-        "application_id": complaint.application_id,
-        "application_ref": complaint.application_ref,
-        "contact_preference": complaint.contact_preference,
-        "contact_value": complaint.contact_value,
-        "customer_id": complaint.customer_id,
-        "conversation_id": complaint.conversation_id,
-        "assigned_to": complaint.assigned_to,
-        "due_at": _when(complaint.due_at),
-        "overdue": complaint.overdue or (complaint.status != "closed" and complaint.due_at is not None
-                                         and complaint.due_at < utcnow()),
-        "escalated_at": _when(complaint.escalated_at),
-        "escalated_to": complaint.escalated_to,
-        "resolution": complaint.resolution,
-        "finding": complaint.finding,
-        "responsible_staff_id": complaint.responsible_staff_id,
-        "measure": complaint.measure,
-        "satisfied": complaint.satisfied,
-        "reopen_count": complaint.reopen_count,
-        "created_at": _when(complaint.created_at),
-        "updated_at": _when(complaint.updated_at),
-        "resolved_at": _when(complaint.resolved_at),
-        "closed_at": _when(complaint.closed_at),
-    }
-    if with_events:
-        out["events"] = [event_json(e) for e in complaint.events]
-    return out
-
-
-def event_json(event: ComplaintEvent) -> dict[str, Any]:
-    return {"action": event.action, "from_status": event.from_status, "to_status": event.to_status,
-            "actor": event.actor, "staff_id": event.staff_id, "comment": event.comment, "details": event.details,
-            "created_at": _when(event.created_at)}
-
-
 def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """Default: the last 30 days. Naive times are taken as UTC."""
     until = until or utcnow()
     since = since or until - timedelta(days=30)
-    return tuple(v if v.tzinfo else v.replace(tzinfo=timezone.utc) for v in (since, until))  # type: ignore[return-value]
+    return tuple(v if v.tzinfo else v.replace(tzinfo=UTC) for v in (since, until))  # type: ignore[return-value]
 
 
 def _load(session: Session, ticket: str) -> Complaint:
@@ -190,17 +147,6 @@ def move(ticket: str, body: TransitionBody, request: Request, session: Session =
 
 
 # -- ratings -------------------------------------------------------------------------------------
-
-def rating_json(rating: Rating) -> dict[str, Any]:
-    return {
-        "id": rating.id, "kind": rating.kind, "subject_type": rating.subject_type, "subject_id": rating.subject_id,
-        "status": rating.status, "score": rating.score, "helpful": rating.helpful, "comment": rating.comment,
-        "conversation_id": rating.conversation_id, "customer_id": rating.customer_id, "entry_id": rating.entry_id,
-        "question_log_id": rating.question_log_id, "application_id": rating.application_id,
-        "service": rating.service, "staff_id": rating.staff_id, "asked_at": _when(rating.asked_at),
-        "reminded_at": _when(rating.reminded_at), "rated_at": _when(rating.rated_at),
-    }
-
 
 @router.get("/ratings")
 def list_ratings(

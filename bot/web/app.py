@@ -18,10 +18,10 @@ from bot import metrics
 from bot.app import Runtime
 from bot.config import load_settings
 from bot.logs import setup_logging
-from bot.web import api_applications, api_outbox, webchat
+from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
-from bot.web.console import dashboard, handoff_pages, knowledge_pages, search_pages, staff_pages
+from bot.web.console import dashboard, handoff_pages, knowledge_pages, search_pages, staff_pages, webhooks_pages
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
@@ -110,18 +110,11 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         body, content_type = metrics.exposition(runtime.services.db)
         return Response(body, media_type=content_type)
 
-    app.include_router(webchat.router)
-    app.include_router(console_pages.router)
-    app.include_router(handoff_pages.router)
-    app.include_router(search_pages.router)
-    app.include_router(knowledge_pages.router)
-    app.include_router(dashboard.router)
-    app.include_router(staff_pages.router)
-    app.include_router(api_outbox.router)
-    app.include_router(feedback_api_router)
-    app.include_router(complaint_console_router)
-    app.include_router(api_applications.router)
-    app.include_router(console_applications.router)
+    for router in (
+        webchat.router, console_pages.router, handoff_pages.router, search_pages.router, knowledge_pages.router, dashboard.router,
+        staff_pages.router, webhooks_pages.router, api_outbox.router, api_webhooks.router, api_customers.router, feedback_api_router, complaint_console_router, api_applications.router, console_applications.router,
+    ):
+        app.include_router(router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:

@@ -5,7 +5,9 @@ from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, 
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
+from .privacy import CustomerDataRequest
 from .security import LimitCounter
+from .webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Application", "ApplicationExtension", "ApplicationItem", "ApplicationTransition", "FileAccess",
@@ -13,5 +15,5 @@ __all__ = [
     "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
-    "LimitCounter",
+    "LimitCounter", "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest",
 ]

@@ -22,5 +22,6 @@ NAV: list[NavItem] = [
     NavItem("/console/ratings", "feedback.console.nav", ("supervisor", "content_manager")),
     NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
     NavItem("/console/staff", "console.nav.staff", ("admin",)),
+    NavItem("/console/webhooks", "console.nav.webhooks", ("admin",)),
     NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]

@@ -1,0 +1,33 @@
+"""REST: a person's data (``/api/v1/customers``), admins only: the export archive (every export
+recorded with who and why)."""
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from bot.auth import DB_SESSION, Principal, require_role
+from domain import privacy
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+ADMIN = require_role("admin")
+
+
+def archive_name(identity: str) -> str:
+    return "customer-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", identity) + ".zip"
+
+
+@router.get("/{identity}/export", summary="One ZIP of everything held about the person (data.json and files)",
+            response_class=Response, responses={200: {"content": {"application/zip": {}}}, 404: {}})
+def export_customer(identity: str, request: Request, reason: str | None = Query(None, max_length=2000),
+                    principal: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> Response:
+    services = request.app.state.services
+    try:
+        content = privacy.export_identity(session, services, services.attachments, identity,
+                                          f"api:{principal.name}", reason)
+    except privacy.UnknownCustomer as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(content, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{archive_name(identity)}"'})

@@ -1,0 +1,59 @@
+"""The console's webhooks page (admins): subscriptions, adding and removing them, and the
+deliveries that failed for good, each with a replay button."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from bot.auth import DB_SESSION
+from bot.web.console.handoff_pages import done
+from bot.web.console.pages import render
+from bot.web.console.security import require_staff, verify_csrf
+from domain import webhooks
+from storage.models import StaffUser
+
+router = APIRouter(prefix="/console")
+ADMIN = require_staff("admin")
+PAGE = "/console/webhooks"
+
+
+def _page(request: Request, session: Session, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    context = {"subscriptions": webhooks.subscriptions(session), "failed": webhooks.deliveries(session, "failed"),
+               "event_types": webhooks.EVENT_TYPES, "error": error}
+    return render(request, "console/webhooks.html", context, status_code=status_code)
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+def webhooks_page(request: Request, user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> HTMLResponse:
+    return _page(request, session)
+
+
+@router.post("/webhooks", dependencies=[Depends(verify_csrf)])
+def webhook_add(request: Request, url: str = Form(...), secret: str = Form(...), events: list[str] = Form([]),
+                user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> Response:
+    try:
+        webhooks.add_subscription(session, url, secret, events)
+    except webhooks.WebhookError as exc:
+        return _page(request, session, str(exc), status_code=400)
+    return done(PAGE)
+
+
+@router.post("/webhooks/{subscription_id}/remove", dependencies=[Depends(verify_csrf)])
+def webhook_remove(subscription_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+                   session: Session = DB_SESSION) -> Response:
+    try:
+        webhooks.remove_subscription(session, subscription_id)
+    except webhooks.WebhookError as exc:
+        return _page(request, session, str(exc), status_code=404)
+    return done(PAGE)
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/replay", dependencies=[Depends(verify_csrf)])
+def webhook_replay(delivery_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+                   session: Session = DB_SESSION) -> Response:
+    try:
+        webhooks.replay(session, delivery_id)
+    except webhooks.WebhookError as exc:
+        return _page(request, session, str(exc), status_code=404)
+    return done(PAGE)
