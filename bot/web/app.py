@@ -30,6 +30,24 @@ from bot.web.limits import BodySizeLimit, RateLimiter
 WEB_DIR = Path(__file__).parent
 #: Largest JSON body any endpoint takes (uploads have their own, larger limit).
 JSON_BODY_LIMIT = 64 * 1024
+#: Every route module the app mounts (the channels add their own webhook routers).
+ROUTERS = (
+    webchat.router,
+    console_pages.router,
+    handoff_pages.router,
+    search_pages.router,
+    knowledge_pages.router,
+    dashboard.router,
+    staff_pages.router,
+    webhooks_pages.router,
+    api_outbox.router,
+    api_webhooks.router,
+    api_customers.router,
+    feedback_api_router,
+    complaint_console_router,
+    api_applications.router,
+    console_applications.router,
+)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -110,10 +128,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         body, content_type = metrics.exposition(runtime.services.db)
         return Response(body, media_type=content_type)
 
-    for router in (
-        webchat.router, console_pages.router, handoff_pages.router, search_pages.router, knowledge_pages.router, dashboard.router,
-        staff_pages.router, webhooks_pages.router, api_outbox.router, api_webhooks.router, api_customers.router, feedback_api_router, complaint_console_router, api_applications.router, console_applications.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
