@@ -48,7 +48,7 @@ def test_ready_once_started_and_not_before(settings):
     with TestClient(create_app(build_runtime(settings), start_workers=False)) as client:
         idle = client.get("/readyz")
         assert idle.status_code == 503
-        assert idle.json()["checks"]["workers"] == "not running: outbox-sender, inbox-worker, job-runner"
+        assert idle.json()["checks"]["workers"] == "not running: outbox-sender, inbox-worker, job-runner, webhook-sender"
 
 
 def test_not_ready_without_knowledge_or_migrations(sqlite_settings, tmp_path):

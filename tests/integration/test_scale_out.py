@@ -120,7 +120,7 @@ def test_serve_starts_n_workers_on_sqlite(tmp_path):
         assert len(children(server.pid)) == 2
         for n in range(6):  # several connections: the kernel spreads them over both workers
             with httpx.Client(base_url=base) as client:
-                answer = client.post("/api/chat", json={"session_id": f"visitor-{n:04d}", "text": "hello"})
+                answer = client.post("/api/chat", json={"session_id": f"visitor-{n:04d}-6b1f8d3a9c5e7024aa5", "text": "hello"})
                 assert answer.status_code == 200 and answer.json()["replies"]
         metrics = httpx.get(f"{base}/metrics").text
         assert 'bot_turns_total{channel="web"} 6.0' in metrics  # summed over the workers' files

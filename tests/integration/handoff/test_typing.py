@@ -15,7 +15,7 @@ from domain import handoff
 from storage.models import HandoffSession, StaffUser
 from tests.console_helpers import console_login, csrf_of
 
-SESSION = "typing-session-1"
+SESSION = "typing-session-1-8e2c6a4f0b9d7153"
 
 
 @pytest.fixture
