@@ -116,7 +116,7 @@ def test_the_close_listener_says_goodbye_with_the_menu_and_asks_for_a_rating(rt)
         notices.closed(s, HandoffClosed(h.id, h.conversation_id, kind="handback",
                                         closed_by=alice.id, served_by=alice.id, answered=True), services=rt.services)
     bye, question = _outbox(rt)[before:]
-    assert bye == Reply(t("handoff.handback_bye", "zh"), menu_buttons("zh")).to_dict()
+    assert bye == {**Reply(t("handoff.handback_bye", "zh"), menu_buttons("zh")).to_dict(), "sender": "bot"}
     assert question["text"] == t("feedback.ask.handoff", "zh")
     assert [b["payload"].rsplit(":", 1)[1] for b in question["buttons"]] == ["1", "2", "3", "4", "5"]
     with rt.services.db.session() as s:
