@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from bot.channels.base import UnparseableDelivery
 from bot.workers import PollingWorker, claim_in_chat_order
 from storage.models import InboxItem, utcnow
 
@@ -49,6 +50,9 @@ class InboxWorker(PollingWorker):
             try:
                 incomings = await self.channels[item.channel].parse(item.payload)
                 await asyncio.to_thread(self.engine.handle_recorded, item.id, incomings)
+            except UnparseableDelivery as exc:
+                log.warning("inbox %s (%s) unparseable, kept for inspection: %s", item.id, item.channel, exc)
+                await asyncio.to_thread(self._update, item.id, {"status": "unparseable", "last_error": str(exc)[:2000]})
             except Exception as exc:  # noqa: BLE001 - retried with backoff, then marked failed
                 log.exception("inbox %s (%s) failed on try %s", item.id, item.channel, item.attempts)
                 values: dict[str, object] = {"last_error": repr(exc)[:2000],
