@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from bot.channels.base import UnparseableDelivery
 from bot.workers import PollingWorker, claim_in_chat_order, release_leases
 from handlers.messages import Incoming
 from storage.models import Conversation, InboxItem, utcnow
@@ -55,6 +56,9 @@ class InboxWorker(PollingWorker):
                 incomings = await channel.parse(item.payload)
                 await self._show_typing(channel, incomings)
                 await asyncio.to_thread(self.engine.handle_recorded, item.id, incomings)
+            except UnparseableDelivery as exc:
+                log.warning("inbox %s (%s) unparseable, kept for inspection: %s", item.id, item.channel, exc)
+                await asyncio.to_thread(self._update, item.id, {"status": "unparseable", "last_error": str(exc)[:2000]})
             except Exception as exc:  # noqa: BLE001 - retried with backoff, then marked failed
                 log.exception("inbox %s (%s) failed on try %s", item.id, item.channel, item.attempts)
                 values: dict[str, object] = {"last_error": repr(exc)[:2000],

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.sanitize import clean_parameters
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The PostgreSQL notification channel a commit that queued a reply sends on.
 OUTBOX_CHANNEL = "bot_outbox"
@@ -64,6 +66,11 @@ class Listener:
                 self._stop.wait(1.0)
 
 
+def _clean_parameters(_conn, _cursor, statement, parameters, _context, _executemany):  # type: ignore[no-untyped-def]
+    """Every string bound to any statement is one the column can hold (storage/sanitize.py)."""
+    return statement, clean_parameters(parameters)
+
+
 class Database:
     """One engine and session factory. ``session()`` is one transaction: commit or roll back."""
 
@@ -78,7 +85,9 @@ class Database:
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
-            return create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            engine = create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            event.listen(engine, "before_cursor_execute", _clean_parameters, retval=True)
+            return engine
         database = self.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +108,7 @@ class Database:
         def _on_begin(conn):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        event.listen(engine, "before_cursor_execute", _clean_parameters, retval=True)
         return engine
 
     @contextmanager

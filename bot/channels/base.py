@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from bot.jobs import JobFunction
 
 
+class UnparseableDelivery(ValueError):
+    """Raised by ``Channel.parse`` for a delivery no retry can parse: the inbox keeps it as
+    ``unparseable`` for inspection and the chat goes on at once."""
+
+
 class Channel(ABC):
     """A platform adapter."""
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.limits import INT_MAX
 from domain import applications as apps
 from domain.applications.representation import detail, summary
 from domain.staff import has_role
@@ -172,7 +173,7 @@ def list_applications(
     stage: list[str] | None = Query(None, description="Repeat to give several stages"),
     service: str | None = Query(None, description="Service id"),
     overdue: bool | None = Query(None, description="Only overdue (true) or only not overdue (false)"),
-    limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=INT_MAX),
     principal: Principal = Depends(READ), session: Session = DB_SESSION,
 ) -> dict[str, Any]:
     services = request.app.state.services

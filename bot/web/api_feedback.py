@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.limits import INT_MAX
 from domain import complaints, ratings
 from domain.complaints.representation import complaint_json
 from domain.ratings import rating_json
@@ -71,7 +72,7 @@ def list_complaints(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=INT_MAX),
 ) -> dict[str, Any]:
     """Complaints, newest first, filtered by stage, category, handler, overdue and receipt time."""
     query = select(Complaint)
@@ -161,7 +162,7 @@ def list_ratings(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=INT_MAX),
 ) -> dict[str, Any]:
     """Single ratings, newest first (answered ones; ``with_comment`` for those with a comment)."""
     start, end = _period(since, until)
@@ -193,7 +194,7 @@ def unhelpful(
     request: Request,
     session: Session = DB_SESSION,
     _principal: Principal = Depends(CONTENT),
-    min_votes: int | None = Query(None, ge=1),
+    min_votes: int | None = Query(None, ge=1, le=INT_MAX),
     since: datetime | None = None,
 ) -> dict[str, Any]:
     """FAQ entries with many "not helpful" votes (default threshold: BOT_FAQ_UNHELPFUL_MIN_VOTES)."""

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.limits import INT_MAX
 from storage.models import OutboxItem
 from storage.outbox import retry_failed
 
@@ -30,7 +31,7 @@ def list_outbox(status: Literal["pending", "sent", "failed"] = "failed", limit: 
 
 
 @router.post("/{item_id}/retry")
-def retry(item_id: int, _: Principal = Depends(require_role("supervisor")),
+def retry(item_id: int = Path(ge=1, le=INT_MAX), _: Principal = Depends(require_role("supervisor")),
           session: Session = DB_SESSION) -> dict[str, Any]:
     item = session.get(OutboxItem, item_id)
     if item is None:

@@ -9,6 +9,10 @@ from collections import defaultdict, deque
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+#: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
+INT_MAX = 2_147_483_647
+
+
 class BodyTooLarge(Exception):
     pass
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
+from bot.web.limits import INT_MAX
 from domain.handoff import is_agent_typing
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
@@ -92,7 +93,7 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 
 
 @router.get("/api/chat/messages")
-def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0)) -> dict[str, Any]:
+def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0, le=INT_MAX)) -> dict[str, Any]:
     require_session_id(session_id)
     return {"messages": _channel(request).since(session_id, after), "typing": _agent_typing(request, session_id)}
 

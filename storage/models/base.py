@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from storage.sanitize import clean_json
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -43,8 +45,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-#: JSON column: JSONB on PostgreSQL, JSON text elsewhere.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class SafeJSON(TypeDecorator[Any]):
+    """JSON column: JSONB on PostgreSQL, JSON text elsewhere; strings escaped so either can hold them."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return clean_json(value)
+
+
+JSONType = SafeJSON()
 
 
 class Base(DeclarativeBase):

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Bot, CallbackQuery, Update
 from telegram.error import TelegramError
 
+from bot.channels.base import UnparseableDelivery
 from bot.channels.telegram.api import CHANNEL
 from bot.channels.telegram.files import download_files
 from bot.channels.telegram.render import Keyboards
@@ -40,11 +41,23 @@ def language_of(code: str | None) -> str | None:
     return base if base in ("zh", "en") else None
 
 
+def _update_of(payload: dict[str, Any], bot: Bot) -> Update:
+    """The update, or ``UnparseableDelivery`` when its shape is not Telegram's (no retry would change that)."""
+    try:
+        update = Update.de_json(payload, bot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UnparseableDelivery(f"telegram update does not parse: {exc.__class__.__name__}: {exc}") from exc
+    message = update.message
+    if message is not None and not all(isinstance(v, str | None) for v in (message.text, message.caption)):
+        raise UnparseableDelivery("telegram update's text or caption is not a string")
+    return update
+
+
 async def parse_update(payload: dict[str, Any], bot: Bot, keyboards: Keyboards,
                        attachments: AttachmentStore) -> list[Incoming]:
     """A recorded update as messages for the engine; kinds not asked for (edits, channel posts,
     group chats) give nothing. Files are downloaded here, so a retry downloads again."""
-    update = Update.de_json(payload, bot)
+    update = _update_of(payload, bot)
     if update.callback_query is not None:
         return await _parse_press(update.callback_query, keyboards)
     message = update.message

@@ -1,0 +1,35 @@
+"""Integers past what a column holds answer 422, never 500 (PostgreSQL's integer overflowed), on both databases."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.web.app import create_app
+from domain.staff import create_api_token
+from tests.testbot import build_runtime
+
+HUGE = ["2147483648", str(2**63), "1e30", str(10**20), "-1"]
+
+
+@pytest.fixture
+def client(settings):
+    runtime = build_runtime(settings)
+    with runtime.services.db.session() as s:
+        token = create_api_token(s, "bounds", "admin")
+    with TestClient(create_app(runtime, start_workers=False)) as c:
+        c.headers["authorization"] = f"Bearer {token}"
+        yield c
+    runtime.services.db.dispose()
+
+
+@pytest.mark.parametrize("value", HUGE)
+def test_huge_integers_are_refused_with_4xx(client, value):
+    session_id = secrets.token_hex(16)
+    answers = [client.get("/api/chat/messages", params={"session_id": session_id, "after": value}),
+               client.post(f"/api/v1/outbox/{value}/retry"),
+               client.get("/api/v1/applications", params={"offset": value}),
+               client.get("/api/v1/complaints", params={"offset": value})]
+    for answer in answers:
+        assert 400 <= answer.status_code < 500, (answer.request.url, answer.status_code, answer.text)
