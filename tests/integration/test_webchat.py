@@ -70,7 +70,7 @@ def test_later_messages_arrive_by_polling_once(client):
     first = client.post("/api/chat", json={"session_id": "visitor-0004", "text": "hello"}).json()
     last_id = first["replies"][-1]["id"]
     assert client.get("/api/chat/messages", params={"session_id": "visitor-0004", "after": last_id}).json() == {
-        "messages": []}
+        "messages": [], "typing": False}
     services = client.runtime.services
     with services.db.session() as s:
         customer = s.scalars(select(Customer).where(Customer.external_id == "visitor-0004")).one()
