@@ -22,6 +22,7 @@ from domain.handoff.events import (
     HandoffReleased,
     HandoffTaken,
     HandoffTransferred,
+    ReleaseWhy,
 )
 from domain.handoff.ports import HandoffServices
 from domain.handoff.queue import agent_capable, open_handoff, opening
@@ -223,7 +224,7 @@ def transfer(session: Session, services: HandoffServices, handoff_id: int, agent
 
 
 def release(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser | None,
-            why: str = "released") -> HandoffSession:
+            why: ReleaseWhy = "released") -> HandoffSession:
     """Put an active conversation back in the queue: the agent gives it up, or (``agent`` None)
     left it: ``why`` is "idle" or "off_duty". With automatic assignment another agent gets it."""
     handoff = lock_handoff(session, handoff_id)

@@ -12,6 +12,8 @@ from typing import ClassVar, Literal
 from domain.events import Event
 
 CloseKind = Literal["closed", "handback", "cancelled"]
+#: Why a conversation went back to the queue: given up, left idle, or its agent went off duty.
+ReleaseWhy = Literal["released", "idle", "off_duty"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,12 @@ class HandoffTransferred(HandoffChanged):
 
 @dataclass(frozen=True)
 class HandoffReleased(HandoffChanged):
-    """Back in the queue: the agent gave it up (``why="released"``) or left it idle ("idle")."""
+    """Back in the queue: the agent gave it up (``why="released"``), left it idle ("idle") or went
+    off duty with automatic assignment on ("off_duty")."""
 
     name: ClassVar[str] = "handoff.released"
     from_agent_id: int | None
-    why: Literal["released", "idle"]
+    why: ReleaseWhy
 
 
 @dataclass(frozen=True)
