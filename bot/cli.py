@@ -6,7 +6,9 @@ import getpass
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot.config import DATA_DIR_DEFAULT, Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -218,7 +220,7 @@ def _webhook_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
     from domain import webhooks
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     events = args.events.split(",") if args.events else None
     try:
         with services.db.session() as session:
@@ -234,7 +236,7 @@ def _webhook_list(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
     from domain import webhooks
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     with services.db.session() as session:
         for subscription in webhooks.subscriptions(session):
             print(f"{subscription.id}  {subscription.url}  {','.join(subscription.events) or '*'}")
@@ -245,34 +247,34 @@ def _webhook_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _webhook_remove(settings: Settings, args: argparse.Namespace) -> int:
+def _webhook_change(settings: Settings, change: Callable[[Any], None], done: str) -> int:
+    """Apply one change to the webhook tables (no model loads); a refused change says why."""
     from bot.app import build_services
     from domain import webhooks
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     try:
         with services.db.session() as session:
-            webhooks.remove_subscription(session, args.id)
+            change(session)
     except webhooks.WebhookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"webhook {args.id} removed")
+    print(done)
     return 0
+
+
+def _webhook_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import webhooks
+
+    return _webhook_change(settings, lambda session: webhooks.remove_subscription(session, args.id),
+                           f"webhook {args.id} removed")
 
 
 def _webhook_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services
     from domain import webhooks
 
-    services = build_services(settings)
-    try:
-        with services.db.session() as session:
-            webhooks.replay(session, args.delivery_id)
-    except webhooks.WebhookError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"delivery {args.delivery_id} queued again (sent by the running server's webhook sender)")
-    return 0
+    return _webhook_change(settings, lambda session: webhooks.replay(session, args.delivery_id),
+                           f"delivery {args.delivery_id} queued again (sent by the running server's webhook sender)")
 
 
 def _add_webhook_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -299,7 +301,7 @@ def _customer_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.web.api_customers import archive_name
     from domain import privacy
 
-    services = build_services(settings)
+    services = build_services(settings, answers=False)
     try:
         with services.db.session() as session:
             content = privacy.export_identity(session, services, services.attachments, args.identity,
