@@ -2,6 +2,8 @@
 deliveries that failed for good, each with a replay button."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
@@ -32,28 +34,25 @@ def webhooks_page(request: Request, user: StaffUser = Depends(ADMIN), session: S
 @router.post("/webhooks", dependencies=[Depends(verify_csrf)])
 def webhook_add(request: Request, url: str = Form(...), secret: str = Form(...), events: list[str] = Form([]),
                 user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> Response:
-    try:
-        webhooks.add_subscription(session, url, secret, events)
-    except webhooks.WebhookError as exc:
-        return _page(request, session, str(exc), status_code=400)
-    return done(PAGE)
+    return _apply(request, session, lambda: webhooks.add_subscription(session, url, secret, events), 400)
 
 
 @router.post("/webhooks/{subscription_id}/remove", dependencies=[Depends(verify_csrf)])
 def webhook_remove(subscription_id: int, request: Request, user: StaffUser = Depends(ADMIN),
                    session: Session = DB_SESSION) -> Response:
-    try:
-        webhooks.remove_subscription(session, subscription_id)
-    except webhooks.WebhookError as exc:
-        return _page(request, session, str(exc), status_code=404)
-    return done(PAGE)
+    return _apply(request, session, lambda: webhooks.remove_subscription(session, subscription_id), 404)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", dependencies=[Depends(verify_csrf)])
 def webhook_replay(delivery_id: int, request: Request, user: StaffUser = Depends(ADMIN),
                    session: Session = DB_SESSION) -> Response:
+    return _apply(request, session, lambda: webhooks.replay(session, delivery_id), 404)
+
+
+def _apply(request: Request, session: Session, change: Callable[[], object], refused_status: int) -> Response:
+    """Make one change and go back to the page; a refused change shows the page with the reason."""
     try:
-        webhooks.replay(session, delivery_id)
+        change()
     except webhooks.WebhookError as exc:
-        return _page(request, session, str(exc), status_code=404)
+        return _page(request, session, str(exc), status_code=refused_status)
     return done(PAGE)
