@@ -129,7 +129,6 @@ class Settings(BaseSettings):
 
     # Handoff to staff
     handoff_hours: str = Field("mon-fri 09:00-17:00", description="Staff working hours, e.g. 'mon-fri 09:00-12:00,13:30-17:00; sat 09:00-12:00', or 'always'.")
-    handoff_timezone: str = Field("Asia/Shanghai", description="Time zone of the working hours and holidays.")
     handoff_holidays: str = Field("", description="Staff-only closed dates beyond the calendar's public holidays and the desk's closures (calendar.yaml), comma separated: 2026-12-24..2026-12-25, 2027-01-04.")
     handoff_idle_minutes: float = Field(10.0, gt=0, description="A customer left unanswered this long by the agent goes back to the queue.")
     handoff_first_response_target_seconds: int = Field(120, ge=1, description="Target for the first staff answer after a handoff (measured from the queue, or from opening time).")
@@ -193,14 +192,6 @@ class Settings(BaseSettings):
         parse_hours(value)
         return value
 
-    @field_validator("handoff_timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from domain.hours import parse_zone
-
-        parse_zone(value)
-        return value
-
     @field_validator("handoff_holidays")
     @classmethod
     def _holidays(cls, value: str) -> str:
@@ -211,11 +202,12 @@ class Settings(BaseSettings):
 
     @property
     def working_hours(self) -> "WorkingHours":
-        """Staff hours on the same calendar as the deadlines (the knowledge folder's calendar.yaml)."""
+        """Staff hours on the same calendar and in the same time zone as the deadlines (the
+        knowledge folder's calendar.yaml), so the desk has one clock."""
         from domain.catalogue import load_calendar
         from domain.hours import WorkingHours
 
-        return WorkingHours.from_settings(self.handoff_hours, self.handoff_timezone, self.handoff_holidays,
+        return WorkingHours.from_settings(self.handoff_hours, self.handoff_holidays,
                                           load_calendar(self.knowledge_dir / "services"))
 
     @property
@@ -264,9 +256,20 @@ def seed_knowledge(settings: Settings) -> None:
         shutil.copytree(SAMPLE_KNOWLEDGE_DIR, settings.knowledge_dir)
 
 
+#: Variables an older release read, and what replaced them: set, they stop the start rather than
+#: being silently ignored.
+RETIRED = {
+    "BOT_HANDOFF_TIMEZONE": "the desk has one time zone, the `timezone` of the knowledge folder's "
+                            "services/calendar.yaml (hours, deadlines and the dates shown all use it)",
+}
+
+
 def load_settings(**overrides: object) -> Settings:
     """The settings from the environment (and ``.env``), with ``overrides``; the knowledge folder
     is seeded from the sample on first use."""
+    for name, instead in RETIRED.items():
+        if name in os.environ:
+            raise SettingsError(f"{name} is no longer read: {instead}")
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         seed_knowledge(settings)

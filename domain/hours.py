@@ -91,8 +91,10 @@ class WorkingHours:
     calendar: Calendar = field(default_factory=Calendar)
 
     @classmethod
-    def from_settings(cls, hours: str, zone: str, holidays: str, calendar: Calendar | None = None) -> "WorkingHours":
-        return cls(parse_hours(hours), parse_zone(zone), parse_holidays(holidays), calendar or Calendar())
+    def from_settings(cls, hours: str, holidays: str, calendar: Calendar | None = None) -> "WorkingHours":
+        """The hours in the calendar's time zone: one zone for hours, deadlines and the dates shown."""
+        calendar = calendar or Calendar()
+        return cls(parse_hours(hours), parse_zone(calendar.timezone), parse_holidays(holidays), calendar)
 
     def spans_on(self, day: date) -> list[tuple[time, time]]:
         """The open spans of a day: none on a holiday; a make-up Saturday or Sunday (调休) works

@@ -57,7 +57,7 @@ def test_staff_hours_use_the_desks_calendar_and_their_own_closures(tmp_path):
     services = tmp_path / "services"
     services.mkdir()
     (services / "calendar.yaml").write_text("holidays: [2026-11-27]\nworkdays: [2026-10-08]\n", encoding="utf-8")
-    hours = WorkingHours.from_settings("mon-fri 09:00-17:00", "Asia/Shanghai", "2026-11-26", load_calendar(services))
+    hours = WorkingHours.from_settings("mon-fri 09:00-17:00", "2026-11-26", load_calendar(services))
     assert not hours.is_open(datetime(2026, 11, 27, 10, 0, tzinfo=SH))  # the desk's closure
     assert not hours.is_open(datetime(2026, 11, 26, 10, 0, tzinfo=SH))  # staff-only closure
     assert hours.is_open(datetime(2026, 10, 8, 10, 0, tzinfo=SH))  # the desk works a public holiday

@@ -8,12 +8,13 @@ import pytest
 
 from bot.config import SettingsError, load_settings
 from domain.hours import HoursError, WorkingHours, parse_holidays, parse_hours
+from domain.workdays import Calendar
 
 SH = ZoneInfo("Asia/Shanghai")
 
 
 def hours(spec: str = "mon-fri 09:00-12:00,13:30-17:00; sat 09:00-12:00", holidays: str = "") -> WorkingHours:
-    return WorkingHours.from_settings(spec, "Asia/Shanghai", holidays)
+    return WorkingHours.from_settings(spec, holidays)
 
 
 def test_weekday_spans_and_lunch_break():
@@ -38,7 +39,7 @@ def test_holidays_close_and_next_open_skips_them():
 
 def test_always_and_24():
     assert parse_hours("always") is None
-    assert WorkingHours.from_settings("mon-sun 00:00-24:00", "UTC", "").is_open(
+    assert WorkingHours.from_settings("mon-sun 00:00-24:00", "", Calendar(timezone="UTC")).is_open(
         datetime(2026, 1, 6, 23, 59, 59, tzinfo=ZoneInfo("UTC")))
 
 
@@ -49,10 +50,21 @@ def test_bad_hours_are_refused(spec):
         parse_hours(spec)
 
 
-def test_bad_holidays_and_zone_stop_the_start_naming_the_variable():
+def test_the_hours_keep_the_calendars_time_zone():
+    """One clock for the desk: the staff hours run in the zone the deadlines are dated in."""
+    assert hours().zone == SH
+    assert WorkingHours.from_settings("mon-fri 09:00-17:00", "", Calendar(timezone="Europe/Berlin")).zone == ZoneInfo(
+        "Europe/Berlin")
+
+
+def test_bad_holidays_stop_the_start_naming_the_variable():
     with pytest.raises(HoursError):
         parse_holidays("2026-13-01")
     with pytest.raises(SettingsError, match="BOT_HANDOFF_HOLIDAYS"):
         load_settings(handoff_holidays="2026-10-07..2026-10-01", _env_file=None)
-    with pytest.raises(SettingsError, match="BOT_HANDOFF_TIMEZONE"):
-        load_settings(handoff_timezone="Mars/Olympus", _env_file=None)
+
+
+def test_the_retired_zone_variable_stops_the_start_saying_what_replaced_it(monkeypatch):
+    monkeypatch.setenv("BOT_HANDOFF_TIMEZONE", "Europe/Berlin")
+    with pytest.raises(SettingsError, match="calendar.yaml"):
+        load_settings(_env_file=None)
