@@ -122,9 +122,11 @@ class JobRunner(PollingWorker):
                 if job is None or job.status != "running" or job.locked_by != self.worker_id:
                     return
                 self.functions[job.kind](session, job, self.services)
-                if job.status == "running":  # not re-armed by ``repeat``
-                    job.status, job.done_at = "done", utcnow()
-                job.lease_until = None
+                if job.status == "running":  # not re-armed by ``repeat`` or ``schedule``
+                    session.flush()
+                    self._finish(session, job_id, status="done", done_at=utcnow())
+                else:
+                    job.lease_until = None
                 session.commit()
         except Exception as exc:  # noqa: BLE001 - a failing job is retried, then marked failed
             log.exception("job %s failed", job_id)
@@ -132,10 +134,12 @@ class JobRunner(PollingWorker):
                 job = session.get(Job, job_id)
                 if job is None:
                     return
-                job.last_error = repr(exc)[:2000]
-                if job.attempts >= MAX_ATTEMPTS:
-                    job.status = "failed"
-                else:
-                    job.status = "pending"
-                    job.run_at = utcnow() + timedelta(seconds=30 * 2 ** job.attempts)
-                job.lease_until = None
+                retry = job.attempts < MAX_ATTEMPTS
+                self._finish(session, job_id, status="pending" if retry else "failed", last_error=repr(exc)[:2000],
+                             run_at=utcnow() + timedelta(seconds=30 * 2 ** job.attempts) if retry else job.run_at)
+
+    def _finish(self, session: Session, job_id: int, **values: object) -> None:
+        """End this worker's run of a job, unless it was re-armed meanwhile (``schedule`` clears
+        ``locked_by``): then the row stays as the re-arming left it and the job runs again."""
+        session.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.locked_by == self.worker_id)
+                        .values(lease_until=None, **values).execution_options(synchronize_session=False))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.jobs import JobRunner
 from storage.jobs import cancel, schedule
 from storage.models import Job, utcnow
+from storage.repositories import is_postgres
 
 
 def test_due_job_runs_once_and_future_job_waits(runtime):
@@ -82,3 +83,68 @@ def test_expired_lease_is_taken_over(runtime):
         job.status, job.locked_by, job.lease_until = "running", "dead-worker", utcnow() - timedelta(seconds=1)
     runner = JobRunner(runtime.services, {"ping": lambda s, job, services: ran.append(job.id)}, 1)
     assert runner.run_due() == 1 and len(ran) == 1
+
+
+def test_a_job_re_armed_while_it_runs_runs_again(runtime):
+    """The lost wake-up: capacity frees up (another transaction arms the balance job) while the
+    job is already running on the old state; the run must not mark the new arming done."""
+    runs: list[int] = []
+
+    def arm():
+        with runtime.services.db.session() as other:
+            schedule(other, "balance", utcnow(), dedupe_key="balance")
+
+    request = threading.Thread(target=arm)
+
+    def balance(s, job, services):
+        runs.append(job.id)
+        if len(runs) == 1:
+            request.start()
+            if is_postgres(s):  # it commits mid-run; SQLite's one writer makes it wait for the run instead
+                request.join()
+
+    runner = JobRunner(runtime.services, {"balance": balance}, 1)
+    with runtime.services.db.session() as s:
+        schedule(s, "balance", utcnow(), dedupe_key="balance")
+    assert runner.run_due() == 1
+    request.join()
+    with runtime.services.db.session() as s:
+        assert s.scalars(select(Job.status)).one() == "pending"
+    assert runner.run_due() == 1 and runner.run_due() == 0
+    assert len(runs) == 2
+
+
+def test_a_job_that_re_arms_itself_stays_armed(runtime):
+    """A job that finds work it cannot do now (a busy row) arms its own key for later."""
+    later = utcnow() + timedelta(minutes=5)
+    runner = JobRunner(runtime.services, {"balance": lambda s, job, services: schedule(
+        s, "balance", later, dedupe_key="balance")}, 1)
+    with runtime.services.db.session() as s:
+        schedule(s, "balance", utcnow(), dedupe_key="balance")
+    assert runner.run_due() == 1
+    with runtime.services.db.session() as s:
+        job = s.scalars(select(Job)).one()
+        assert job.status == "pending" and job.locked_by is None and abs((job.run_at - later).total_seconds()) < 1
+
+
+def test_arming_one_key_from_many_transactions_at_once_succeeds(runtime):
+    """Two closes at the same moment both arm the balance job: one row, neither request fails."""
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def arm():
+        try:
+            with runtime.services.db.session() as s:
+                barrier.wait()
+                schedule(s, "balance", utcnow(), dedupe_key="balance")
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=arm) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    with runtime.services.db.session() as s:
+        assert len(list(s.scalars(select(Job)))) == 1
