@@ -15,6 +15,7 @@ from handlers.base import Context, Handler, menu_buttons
 from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
 from storage.models import Application, Attachment
+from storage.repositories import row_id
 
 COLLECT, CONFIRM, CHOOSE, FIX = "application:collect", "application:confirm", "application:choose", "application:fix"
 #: Saying one wants to apply: explicit words (enough on their own) and plain wishes (need a service name).
@@ -387,7 +388,7 @@ class ApplicationHandler(Handler):
     # -- corrections (补正) -------------------------------------------------------------------------
 
     def _own(self, ctx: Context, app_id: str) -> Application | None:
-        app = ctx.session.get(Application, int(app_id)) if app_id.isdigit() else None
+        app = ctx.session.get(Application, key) if (key := row_id(app_id)) else None
         if app is None or app.reference is None:
             return None
         return apps.owned_by(ctx.session, ctx.customer, app.reference, lock=True)

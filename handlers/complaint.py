@@ -14,6 +14,7 @@ from handlers.handoff import request_handoff
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from storage.models import Complaint, ComplaintEvent, Customer
+from storage.repositories import row_id
 
 #: "I want to complain" said outright: starts a complaint whatever follows.
 _WANT = re.compile(
@@ -215,10 +216,11 @@ class ComplaintHandler(Handler):
         data.pop("application_id", None)
         if choice != "none":
             own = dict(own_applications(ctx.session, ctx.customer))
-            if not choice.isdigit() or int(choice) not in own:
+            picked = row_id(choice)
+            if picked not in own:
                 return self._ask_application(ctx, data)
-            data["application_id"] = int(choice)
-            data["application_label"] = own[int(choice)]
+            data["application_id"] = picked
+            data["application_label"] = own[picked]
         return self._ask_contact(ctx, data)
 
     def _ask_contact(self, ctx: Context, data: dict[str, Any]) -> list[Reply]:

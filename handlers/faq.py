@@ -20,6 +20,7 @@ from handlers.i18n import detect_language
 from handlers.messages import Button, Reply
 from knowledge import text_has_question
 from storage.models import KnowledgeQuestion
+from storage.repositories import row_id
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
 MAX_PAYLOAD = 64
@@ -112,7 +113,7 @@ class FaqHandler(Handler):
         return None
 
     def _own_question(self, ctx: Context, qid: str) -> KnowledgeQuestion | None:
-        q = ctx.session.get(KnowledgeQuestion, int(qid)) if qid.isdigit() else None
+        q = ctx.session.get(KnowledgeQuestion, key) if (key := row_id(qid)) else None
         return q if q is not None and q.conversation_id == ctx.conversation.id else None
 
     def _answer(self, ctx: Context, entry_id: str, question_id: int | None = None) -> list[Reply]:

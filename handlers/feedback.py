@@ -17,6 +17,7 @@ from handlers.messages import Button, Reply
 from handlers.services import Services
 from storage.models import Conversation, Rating
 from storage.outbox import enqueue
+from storage.repositories import row_id
 
 LOW_SCORE = 2
 _RATE_WORDS = {"评价", "评价服务", "我要评价", "打分", "满意度评价", "rate", "rate us", "rating", "give feedback"}
@@ -98,10 +99,10 @@ class FeedbackHandler(Handler):
         if action == "rate":
             return self._rate_menu(ctx)
         if action == "faq" and len(parts) == 5 and parts[2] in ("up", "down") and parts[4]:
-            log_id = int(parts[3]) if parts[3].isdigit() else None
+            log_id = row_id(parts[3])
             return self._vote(ctx, parts[4], parts[2] == "up", log_id)
-        if action == "score" and len(parts) == 4 and parts[2].isdigit():
-            return self._score(ctx, int(parts[2]), parts[3])
+        if action == "score" and len(parts) == 4 and (rating_id := row_id(parts[2])):
+            return self._score(ctx, rating_id, parts[3])
         if action == "general" and len(parts) == 3:
             return self._general(ctx, parts[2])
         if action == "skip":

@@ -4,6 +4,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from storage.models import InboxItem, utcnow
 from storage.repositories import insert_ignore
 
@@ -24,3 +27,22 @@ def accept(db: "Database", channel: str, delivery_key: str, payload: dict[str, A
     if not fresh:
         log.info("duplicate delivery dropped channel=%s key=%s", channel, delivery_key)
     return fresh
+
+
+#: States of a delivery the workers will not try again by themselves: kept for a person to look at.
+KEPT_FOR_INSPECTION = ("unparseable", "failed")
+
+
+def kept_for_inspection(session: Session, limit: int = 200) -> list[InboxItem]:
+    """Deliveries that did not parse, or failed every try: newest first."""
+    return list(session.scalars(select(InboxItem).where(InboxItem.status.in_(KEPT_FOR_INSPECTION))
+                                .order_by(InboxItem.id.desc()).limit(limit)))
+
+
+def retry_kept(session: Session, item_id: int) -> bool:
+    """Staff hand a kept delivery back to the workers (after a fix, or the cause went away)."""
+    item = session.get(InboxItem, item_id)
+    if item is None or item.status not in KEPT_FOR_INSPECTION:
+        return False
+    item.status, item.attempts, item.next_attempt_at, item.last_error = "pending", 0, utcnow(), None
+    return True

@@ -8,9 +8,7 @@ from collections import defaultdict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-#: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
-INT_MAX = 2_147_483_647
+from storage.repositories import ROW_ID_MAX as INT_MAX  # noqa: F401 - the bound of every integer input
 
 
 class BodyTooLarge(Exception):

@@ -1,18 +1,20 @@
 """Console pages of the foundation: login, logout, home, language, and the outbox of failed replies."""
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.limits import INT_MAX
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
     LANG_COOKIE,
@@ -30,6 +32,7 @@ from domain.customers import known_name
 from domain.staff import end_sessions, has_role
 from handlers.i18n import t
 from storage.models import Customer, OutboxItem, StaffUser
+from storage import inbox
 from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/console")
@@ -129,11 +132,30 @@ def outbox_page(request: Request, user: StaffUser = Depends(require_staff("super
     failed = list(session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")
                                   .order_by(OutboxItem.id.desc()).limit(200)))
     pending = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
-    return render(request, "console/outbox.html", {"failed": failed, "pending": pending})
+    return render(request, "console/outbox.html", {"failed": failed, "pending": pending,
+                                                   "kept": [(item, _as_received(item.payload))
+                                                            for item in inbox.kept_for_inspection(session)]})
+
+
+def _as_received(payload: object, limit: int = 4000) -> str:
+    """A delivery's payload as readable JSON (Chinese as is), cut at ``limit``; the page escapes it."""
+    text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 @router.post("/outbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
-def outbox_retry(item_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+def outbox_retry(request: Request, item_id: int = Path(ge=1, le=INT_MAX),
+                 user: StaffUser = Depends(require_staff("supervisor")),
                  session: Session = DB_SESSION) -> Response:
     retry_failed(session, item_id)
     return RedirectResponse("/console/outbox", status_code=303)
+
+
+@router.post("/inbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
+def inbox_retry(request: Request, after: BackgroundTasks, item_id: int = Path(ge=1, le=INT_MAX),
+                user: StaffUser = Depends(require_staff("supervisor")),
+                session: Session = DB_SESSION) -> Response:
+    """A kept delivery goes back to the workers, woken once the request has committed."""
+    if inbox.retry_kept(session, item_id):
+        after.add_task(request.app.state.services.wake_inbox)
+    return RedirectResponse("/console/outbox#inbox", status_code=303)
