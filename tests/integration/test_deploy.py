@@ -19,7 +19,7 @@ def test_nginx_accepts_the_sample_configuration(tmp_path):
 
 def test_nginx_body_limit_lets_the_largest_upload_through(tmp_path):
     site = SITE.read_text(encoding="utf-8")
-    server_limit = re.findall(r"^    client_max_body_size (\d+)m;", site, re.M)
+    server_limit = re.findall(r"^    client_max_body_size (\d+)m;", site, re.MULTILINE)
     assert len(server_limit) == 1
     upload = load_settings(data_dir=tmp_path, _env_file=None).max_upload_bytes
     assert upload < int(server_limit[0]) * 1024 * 1024 <= upload + 2 * 1024 * 1024
