@@ -55,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import nginx
+from bench.common import cache_dir
 from tests.integration.telegram.fake_bot_api import SECRET as TG_SECRET
 from tests.integration.telegram.fake_bot_api import TOKEN as TG_TOKEN
 from tests.integration.telegram.fake_bot_api import FakeBotApi, asgi_app
@@ -127,9 +128,21 @@ def postgres_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def data_dir(folder: Path) -> Path:
+    """A bot's data folder whose embedding cache is the benchmarks' (bench/common.py), so the
+    workers start without embedding the knowledge again; this process warms it first."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (data / "embeddings").exists():
+        (data / "embeddings").symlink_to(cache, target_is_directory=True)
+    return data
+
+
 def bot_env(folder: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(BOT_DATA_DIR=str(folder / "data"), BOT_DATABASE_URL=database_url, BOT_RATE_LIMIT_PER_MINUTE="1000000",
+    env.update(BOT_DATA_DIR=str(data_dir(folder)), BOT_DATABASE_URL=database_url, BOT_RATE_LIMIT_PER_MINUTE="1000000",
                BOT_KNOWLEDGE_WATCH="false", BOT_HANDOFF_HOURS="always", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
@@ -154,7 +167,11 @@ class Bot:
                "--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.wait_started(workers)
+        try:
+            self.wait_started(workers)
+        except BaseException:
+            self.kill()
+            raise
 
     def started_count(self) -> int:
         return self.log.read_text(errors="replace").count("Application startup complete")
@@ -175,8 +192,15 @@ class Bot:
         try:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the workers and the supervisor (a worker still loading its models ignores SIGTERM)."""
+        if self.proc.poll() is None:
+            for pid in self.worker_pids():
+                os.kill(pid, signal.SIGKILL)
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
 
 
 # -- what the customers ask ------------------------------------------------------------------------
@@ -186,7 +210,7 @@ def sample_runtime(folder: Path):
     from bot.app import Runtime
     from bot.config import load_settings
 
-    return Runtime.build(load_settings(_env_file=None, data_dir=folder / "data"), channels={})
+    return Runtime.build(load_settings(_env_file=None, data_dir=data_dir(folder)), channels={})
 
 
 def answered_questions(rt) -> list[tuple[str, str]]:
@@ -498,7 +522,8 @@ def measure_wake(bot_url: str, database_url: str, api: TimedBotApi, tries: int =
     return {"wake_p50_ms": pct(waits, 0.5), "wake_max_ms": round(max(waits) * 1000, 1), "tries": tries}
 
 
-def one_at_a_time(base: str, questions: list[tuple[str, str]], turns: int) -> float:
+def one_at_a_time(base: str, questions: list[tuple[str, str]], turns: int) -> list[float]:
+    """Seconds of each web chat FAQ turn, one customer at a time, after five to warm up."""
     times = []
     with httpx.Client(timeout=60) as client:
         for i in range(turns + 5):
@@ -507,7 +532,7 @@ def one_at_a_time(base: str, questions: list[tuple[str, str]], turns: int) -> fl
             r = client.post(f"{base}/api/chat", json={"session_id": session, "text": questions[i % len(questions)][0]})
             times.append(time.perf_counter() - t)
             assert r.status_code == 200, r.text
-    return statistics.median(times[5:])
+    return times[5:]
 
 
 def targets(a: argparse.Namespace) -> None:
@@ -527,7 +552,7 @@ def targets(a: argparse.Namespace) -> None:
         for name, url in [*setups, ("postgresql", pg)]:
             bot = Bot(folder / name, bot_env(folder / name, url), cores)
             try:
-                http = one_at_a_time(bot.url, questions, a.turns)
+                http = statistics.median(one_at_a_time(bot.url, questions, a.turns))
                 load = asyncio.run(web_load(bot.url, questions, a.customers, a.messages))
             finally:
                 bot.stop()
@@ -586,13 +611,17 @@ def profile(a: argparse.Namespace) -> None:
     rt.services.db.dispose()
     bot = Bot(folder / "http", bot_env(folder / "http", f"sqlite:///{folder / 'http.sqlite3'}"), 1)
     try:
-        client_s = one_at_a_time(bot.url, questions, a.turns) * (a.turns + 5)
-        metrics = httpx.get(f"{bot.url}/metrics").text
-        print(json.dumps({"bench": "http_split", "turns": a.turns + 5,
-                          "client_ms_per_turn": round(client_s / (a.turns + 5) * 1000, 1),
-                          "server_request_ms_per_turn": round(
-                              histogram_sums(metrics, "bot_http_request_seconds") / (a.turns + 5) * 1000, 1),
-                          "turn_ms_per_turn": round(histogram_sums(metrics, "bot_turn_seconds") / (a.turns + 5) * 1000, 1),
+        one_at_a_time(bot.url, questions, 0)  # warm-up
+        before = httpx.get(f"{bot.url}/metrics").text
+        client = sum(one_at_a_time(bot.url, questions, a.turns)) / a.turns
+        after = httpx.get(f"{bot.url}/metrics").text
+
+        def per_turn(metric: str) -> float:
+            return round((histogram_sums(after, metric) - histogram_sums(before, metric)) / (a.turns + 5) * 1000, 1)
+
+        print(json.dumps({"bench": "http_split", "turns": a.turns, "client_ms_per_turn": round(client * 1000, 1),
+                          "server_request_ms_per_turn": per_turn("bot_http_request_seconds"),
+                          "turn_ms_per_turn": per_turn("bot_turn_seconds"),
                           "load_avg_1m": round(os.getloadavg()[0], 2)}))
     finally:
         bot.stop()
@@ -618,6 +647,7 @@ def main() -> None:
     p = sub.add_parser("profile")
     p.add_argument("--turns", type=int, default=40)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (bot, nginx, database) on SIGTERM too
     {"faults": faults, "targets": targets, "profile": profile}[a.what](a)
 
 
