@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.logs import conversation_id_var
 from bot.metrics import observe_turn
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, Peek, menu_buttons
 from handlers.handoff import customer_wrote
 from handlers.i18n import detect_language
 from handlers.messages import Incoming, Reply
@@ -40,6 +43,16 @@ def clean_text(raw: str, limit: int) -> tuple[str, bool]:
     return text, False
 
 
+def first_language(incoming: Incoming, text: str) -> str | None:
+    """A new chat's language: the platform's hint, else the one the text is written in (a
+    command, or a message the channel could not read, says nothing of the language)."""
+    if incoming.lang_hint in ("zh", "en"):
+        return incoming.lang_hint
+    if not text.startswith("/") and incoming.notice is None:
+        return detect_language(text)
+    return None
+
+
 @dataclass
 class HandleResult:
     conversation_id: int | None = None
@@ -60,7 +73,9 @@ class Engine:
 
     def handle(self, incoming: Incoming) -> HandleResult:
         """Handle a message from a channel that answers synchronously (web chat, terminal)."""
-        with observe_turn(incoming.channel), self.services.db.session() as session:
+        started = time.perf_counter()
+        prepared = self.prepare(incoming)
+        with observe_turn(incoming.channel, started), self.services.db.session() as session:
             if incoming.delivery_key:
                 recorded = repositories.insert_ignore(session, InboxItem, {
                     "channel": incoming.channel, "delivery_key": incoming.delivery_key,
@@ -70,7 +85,7 @@ class Engine:
                 if recorded is None:
                     log.info("duplicate delivery dropped channel=%s key=%s", incoming.channel, incoming.delivery_key)
                     return HandleResult(duplicate=True)
-            result = self._process(session, incoming)
+            result = self._process(session, incoming, prepared)
         self.services.wake_outbox()
         return result
 
@@ -80,14 +95,15 @@ class Engine:
         The inbox row is locked and marked done in the same transaction as the handling,
         so a crash anywhere leaves it pending for another try and never half-done.
         """
+        prepared = [(time.perf_counter(), self.prepare(incoming)) for incoming in incomings]
         with self.services.db.session() as session:
             item = repositories.get_locked(session, InboxItem, inbox_id)
             if item is None or item.status == "done":
                 return None
             result = HandleResult()
-            for incoming in incomings:
-                with observe_turn(incoming.channel):
-                    one = self._process(session, incoming)
+            for incoming, (started, ready) in zip(incomings, prepared):
+                with observe_turn(incoming.channel, started):
+                    one = self._process(session, incoming, ready)
                 result.conversation_id = one.conversation_id
                 result.replies += one.replies
                 result.outbox_ids += one.outbox_ids
@@ -97,17 +113,29 @@ class Engine:
 
     # -- the work -----------------------------------------------------------------------------
 
-    def _process(self, session: Session, incoming: Incoming) -> HandleResult:
+    def prepare(self, incoming: Incoming) -> dict[str, Any]:
+        """Let the handlers do their slow read-only work for a text turn (the FAQ asks the
+        knowledge) before the conversation's lock and SQLite's write lock are taken, so turns of
+        other chats do not wait for it. What was prepared is checked again inside the turn."""
+        if incoming.button or incoming.notice is not None or not incoming.text:
+            return {}
+        text, _was_cut = clean_text(incoming.text, self.services.settings.max_message_chars)
+        with self.services.db.reading() as session:
+            row = session.execute(
+                select(Conversation.state, Conversation.mode, Conversation.language).where(
+                    Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id)).first()
+        state, mode, language = row if row is not None else (None, "bot", None)
+        lang = language or first_language(incoming, text) or self.services.settings.default_language
+        peek = Peek(text, state, mode, lang)
+        return {h.name: ready for h in self.handlers if (ready := h.prepare(peek, self.services)) is not None}
+
+    def _process(self, session: Session, incoming: Incoming, prepared: dict[str, Any]) -> HandleResult:
         conversation = self.lock_conversation(session, incoming)
         conversation_id_var.set(conversation.id)
         settings = self.services.settings
         text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
         if conversation.language is None:
-            if incoming.lang_hint in ("zh", "en"):
-                conversation.language = incoming.lang_hint
-            elif not text.startswith("/") and incoming.notice is None:
-                # a command, or a message the channel could not read, says nothing of the language
-                conversation.language = detect_language(text)
+            conversation.language = first_language(incoming, text)
         ctx = Context(
             session=session,
             incoming=incoming,
@@ -115,6 +143,7 @@ class Engine:
             conversation=conversation,
             services=self.services,
             text=text,
+            prepared=prepared,
         )
         if was_cut:
             ctx.notices.append(Reply(ctx.t("fallback.truncated", limit=settings.max_message_chars)))
@@ -178,7 +207,7 @@ class Engine:
             replies = self.route(ctx)
             savepoint.commit()
             return replies
-        except Exception:  # noqa: BLE001 - one broken handler must not break the conversation
+        except Exception:
             savepoint.rollback()
             log.exception("conversation=%s handler failed; state left as before", ctx.conversation.id)
             ctx.session.refresh(ctx.conversation)

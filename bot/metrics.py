@@ -43,9 +43,10 @@ def multiprocess_dir() -> Path | None:
 
 
 @contextmanager
-def observe_turn(channel: str) -> Iterator[None]:
-    """Count a turn and time it (also when it raises: a failed turn took its time too)."""
-    started = time.perf_counter()
+def observe_turn(channel: str, started: float | None = None) -> Iterator[None]:
+    """Count a turn and time it (also when it raises: a failed turn took its time too), from
+    ``started`` (a ``time.perf_counter()`` taken when its work began) or from now."""
+    started = time.perf_counter() if started is None else started
     try:
         yield
     finally:

@@ -15,19 +15,33 @@ if TYPE_CHECKING:
     from storage.models import Attachment, Conversation, Customer
 
 
+@dataclass(frozen=True)
+class Peek:
+    """A text turn as the engine sees it before taking the conversation's lock: the cleaned text,
+    the conversation's state and mode as last committed (None and "bot" for a new chat) and the
+    language the turn will start in. A handler prepares slow read-only work from it."""
+
+    text: str
+    state: str | None
+    mode: str
+    lang: str
+
+
 @dataclass
 class Context:
     """One incoming message being handled, inside the engine's transaction."""
 
     session: Session
     incoming: Incoming
-    customer: "Customer"
-    conversation: "Conversation"
-    services: "Services"
+    customer: Customer
+    conversation: Conversation
+    services: Services
     text: str = ""
-    attachments: list["Attachment"] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
     #: Replies the engine adds before the handler's (e.g. "your message was cut").
     notices: list[Reply] = field(default_factory=list)
+    #: What handlers prepared from the turn's Peek before the transaction, by handler name.
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lang(self) -> str:
@@ -62,6 +76,13 @@ class Handler:
     priority: ClassVar[int] = 100
     #: Intents that interrupt any running flow (commands, "talk to a person").
     interrupts: ClassVar[bool] = False
+
+    def prepare(self, peek: Peek, services: Services) -> Any:
+        """Slow read-only work for a text turn (asking the knowledge), done before the engine takes
+        the conversation's lock and, on SQLite, the database's write lock; the result is handed
+        back in ``ctx.prepared[name]``. It must not write, and must be checked against the turn
+        (the state may have moved since). None: nothing prepared."""
+        return None
 
     def on_button(self, ctx: Context, payload: str) -> list[Reply] | None:
         return None

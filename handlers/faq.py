@@ -9,16 +9,17 @@ to the customer who asked.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from domain import questions
 from handlers.application import match_service
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, Peek, menu_buttons
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
 from handlers.i18n import detect_language
 from handlers.messages import Button, Reply
-from knowledge import text_has_question
+from knowledge import Answer, text_has_question
 from storage.models import KnowledgeQuestion
 from storage.repositories import row_id
 
@@ -50,20 +51,51 @@ def offer_named_service(ctx: Context, replies: list[Reply]) -> list[Reply]:
     return replies[:-1] + [Reply(last.text, [button, *last.buttons], last.files)]
 
 
+def asking_language(text: str, lang: str) -> str:
+    """The language a question is answered in: the one it is written in, else the chat's (emoji
+    or markup say nothing of the customer's language)."""
+    asked_in = detect_language(text) if text_has_question(text) else None
+    return asked_in or lang
+
+
 def follow_language(ctx: Context) -> None:
     """A question written in another language than the chat's switches the chat to it: the
     customer may change language between questions, and the answer (and what follows) is in the
     language asked in."""
-    if not text_has_question(ctx.text):  # emoji or markup say nothing of the customer's language
-        return
-    asked_in = detect_language(ctx.text)
-    if asked_in is not None and asked_in != ctx.lang:
+    asked_in = asking_language(ctx.text, ctx.lang)
+    if asked_in != ctx.lang:
         ctx.conversation.language = asked_in
+
+
+@dataclass(frozen=True)
+class PreparedAnswer:
+    """The knowledge's answer to ``text`` in ``lang``, asked before the turn's transaction."""
+
+    text: str
+    lang: str
+    answer: Answer
 
 
 class FaqHandler(Handler):
     name = "faq"
     priority = 1000  # last: any text no other handler claims is a question
+
+    def prepare(self, peek: Peek, services: Any) -> PreparedAnswer | None:
+        """Ask the knowledge outside the locks when the text will most likely reach the FAQ: a chat
+        with the bot and in no flow. Any other text is asked inside the turn, as before."""
+        kb = services.knowledge
+        if kb is None or not peek.text or peek.state is not None or peek.mode != "bot":
+            return None
+        lang = asking_language(peek.text, peek.lang)
+        return PreparedAnswer(peek.text, lang, kb.ask(peek.text, lang))
+
+    @staticmethod
+    def _ask(ctx: Context, kb: Any) -> Answer:
+        """The prepared answer when it was asked for this very text and language, else ask now."""
+        ready = ctx.prepared.get("faq")
+        if ready is not None and (ready.text, ready.lang) == (ctx.text, ctx.lang):
+            return ready.answer
+        return kb.ask(ctx.text, ctx.lang)
 
     def on_intent(self, ctx: Context) -> list[Reply] | None:
         kb = ctx.services.knowledge
@@ -74,7 +106,7 @@ class FaqHandler(Handler):
 
     def _reply(self, ctx: Context, kb: Any) -> list[Reply]:
         """The knowledge base's answer, suggestions, or the recorded question."""
-        ans = kb.ask(ctx.text, ctx.lang)
+        ans = self._ask(ctx, kb)
         if ans.reason == "no_question":  # emoji, markup, a long paste: nothing to answer or record
             return [Reply(ctx.t("faq.ask_in_words"), menu_buttons(ctx.lang))]
         q = KnowledgeQuestion(

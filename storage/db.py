@@ -21,6 +21,8 @@ from storage.sanitize import clean_parameters
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The PostgreSQL notification channel a commit that queued a reply sends on.
 OUTBOX_CHANNEL = "bot_outbox"
+#: The execution option that marks a reading() transaction.
+_READING = "bot_reading"
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,8 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a reading() transaction takes no write lock: in WAL mode it never waits for the writer
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READING) else "BEGIN IMMEDIATE")
 
         event.listen(engine, "before_cursor_execute", _clean_parameters, retval=True)
         return engine
@@ -115,6 +118,13 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction for reads only, rolled back at the end. On SQLite it takes no write lock,
+        so slow work prepared from what it reads runs while another transaction writes."""
+        with Session(self.engine.execution_options(**{_READING: True})) as session:
+            yield session  # closing the session rolls its transaction back
 
     def alembic_config(self) -> Config:
         cfg = Config()
