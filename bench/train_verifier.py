@@ -36,13 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import cache_dir, eval_dir  # noqa: E402
-from knowledge.evaluate import read_jsonl  # noqa: E402
-from knowledge.features import FEATURES, Profiles, candidate_features  # noqa: E402
-from knowledge.index import KnowledgeIndex  # noqa: E402
-from knowledge.runtime import KnowledgeRuntime  # noqa: E402
-from knowledge.verifier import (K, SUGGEST_MAX, Utility, choose_thresholds, export_gbt,  # noqa: E402
-                                export_logistic, save_verifier)
+from bench.common import cache_dir, eval_dir
+from knowledge.evaluate import read_jsonl
+from knowledge.features import FEATURES, Profiles, candidate_features
+from knowledge.index import KnowledgeIndex
+from knowledge.runtime import KnowledgeRuntime
+from knowledge.verifier import SUGGEST_MAX, K, Utility, choose_thresholds, export_gbt, export_logistic, save_verifier
 
 ROWS_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "verifier_rows.npz"
 SOURCES = ("dev", "kb_near_miss", "public", "kb_alternate")
@@ -153,7 +152,64 @@ def export(kind, model, cols):
     if kind == "gbt":
         return export_gbt(model, names)
     fill, sc, lr = model
-    return export_logistic(fill, sc, lr, names)
+    return export_logistic(fill, sc, lr, names, kind="listwise" if kind == "listwise" else "logistic")
+
+
+def _question_starts(qid):
+    """First row of each question (a question's rows are consecutive)."""
+    return np.r_[0, np.flatnonzero(np.diff(qid)) + 1]
+
+
+def _softmax_with_none(s, starts):
+    """Per question: softmax of its candidates' scores against "none of them" (score 0)."""
+    sizes = np.diff(np.r_[starts, len(s)])
+    top = np.maximum(np.maximum.reduceat(s, starts), 0.0)
+    e = np.exp(s - np.repeat(top, sizes))
+    return e / np.repeat(np.add.reduceat(e, starts) + np.exp(-top), sizes)
+
+
+def fit_listwise(X, y, qid, C=0.1):
+    """Linear scores trained as a softmax over each question's candidates and "none" (knowledge/verifier.py
+    `Model`): the negative log-likelihood of the right candidate (or of "none") plus an L2 penalty 1/(2C)."""
+    from types import SimpleNamespace
+
+    from scipy.optimize import minimize
+    from sklearn.preprocessing import StandardScaler
+
+    fill = np.array([np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in X.T])
+    sc = StandardScaler().fit(np.where(np.isnan(X), fill, X))
+    sc.scale_ = np.where(sc.scale_ > 0, sc.scale_, 1.0)
+    Z = sc.transform(np.where(np.isnan(X), fill, X))
+    starts = _question_starts(qid)
+
+    def loss(theta):
+        s = Z @ theta[:-1] + theta[-1]
+        P = _softmax_with_none(s, starts)
+        none = 1.0 - np.add.reduceat(P, starts)
+        nll = -np.log(np.where(np.add.reduceat(y, starts) > 0, np.add.reduceat(P * y, starts), none) + 1e-300).sum()
+        g = P - y
+        w = theta[:-1]
+        return nll + 0.5 * (w @ w) / C, np.r_[Z.T @ g + w / C, g.sum()]
+
+    theta = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 3000}).x
+    lr = SimpleNamespace(coef_=theta[None, :-1], intercept_=np.array([theta[-1]]))
+
+    def pred(Zq, qz):
+        s = sc.transform(np.where(np.isnan(Zq), fill, Zq)) @ theta[:-1] + theta[-1]
+        return _softmax_with_none(s, _question_starts(qz))
+
+    return (fill, sc, lr), pred
+
+
+MODEL_KINDS = ("gbt", "logistic", "listwise")
+
+
+def fit_any(kind, X, y, qid):
+    """`fit_model` or `fit_listwise`; the prediction takes the rows' question ids (whole questions)."""
+    if kind == "listwise":
+        return fit_listwise(X, y, qid)
+    model, pred = fit_model(kind, X, y)
+    return model, lambda Z, _qid: pred(Z)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -198,7 +254,7 @@ def outcomes(queries, dev_qids, pq, ta, ts):
                 b["rej"] += not ans
 
     def summ(b):
-        r = lambda a, c: (b[a] / b[c]) if b[c] else None  # noqa: E731
+        r = lambda a, c: (b[a] / b[c]) if b[c] else None
         return {"n": int(b["n"]), "selective_accuracy": r("right", "n"), "answered_precision": r("answered_ok", "answered"),
                 "coverage": r("cov", "n_in"), "top1": r("top1", "n_in"), "recall5": r("top5", "n_in"),
                 "oos_rejection": r("rej", "n_oos"), "one_click_reach": r("reach", "n_in"),
@@ -218,14 +274,14 @@ def cv(rows: Rows, queries, kind, cols, folds, utility, fold_of=None):
     p = np.zeros(len(y))
     for f in range(folds):
         test = group == f
-        _, pred = fit_model(kind, X[~test], y[~test])
+        _, pred = fit_any(kind, X[~test], y[~test], qid[~test])
         sel = test & (source == 0)
-        p[sel] = pred(X[sel])
+        p[sel] = pred(X[sel], qid[sel])
     return p
 
 
 def score_oof(rows, queries, p, utility, folds):
-    X, y, qid, group, source, _ = rows.arrays()
+    _, _, qid, group, _, _ = rows.arrays()
     dev_qids = list(range(len(queries)))  # dev questions were added first
     pq = per_query(rows, p, dev_qids)
     conf = np.array([pq[n][0] for n in dev_qids])
@@ -276,7 +332,7 @@ def old_layer_cv(rows: Rows, queries, folds):
         ptr = m.predict_proba(F[~te])[:, 1]
         grid = np.unique(np.round(ptr, 3))
 
-        def sel(t):
+        def sel(t, ptr=ptr, te=te):
             ans = ptr >= t
             return float(np.where(oos[~te], ~ans, ans & correct[~te]).mean())
 
@@ -300,11 +356,11 @@ def old_layer_cv(rows: Rows, queries, folds):
 
 
 def fmt(m):
-    pct = lambda x: "    -" if x is None else f"{100 * x:5.1f}%"  # noqa: E731
-    lines = [f"  selective accuracy {pct(m['selective_accuracy'])}  answered precision {pct(m['answered_precision'])}  "
-             f"coverage {pct(m['coverage'])}  top-1 {pct(m['top1'])}  recall@5 {pct(m['recall5'])}",
-             f"  OOS rejection {pct(m['oos_rejection'])}  near-miss rejection {pct(m['near_miss_rejection'])}  "
-             f"cross-lingual answered-correct {pct(m['mixed_answered_correct'])}  one-click reach {pct(m['one_click_reach'])}",
+    pct = lambda x: "    -" if x is None else f"{100 * x:5.1f}%"
+    lines = [(f"  selective accuracy {pct(m['selective_accuracy'])}  answered precision {pct(m['answered_precision'])}  "
+              f"coverage {pct(m['coverage'])}  top-1 {pct(m['top1'])}  recall@5 {pct(m['recall5'])}"),
+             (f"  OOS rejection {pct(m['oos_rejection'])}  near-miss rejection {pct(m['near_miss_rejection'])}  "
+              f"cross-lingual answered-correct {pct(m['mixed_answered_correct'])}  one-click reach {pct(m['one_click_reach'])}"),
              f"  {'kind':<13}{'n':>4}{'top1':>8}{'prec':>8}{'cover':>8}{'reject':>8}{'select':>8}{'reach':>8}"]
     for k, b in m["by_kind"].items():
         lines.append(f"  {k:<13}{b['n']:>4}{pct(b['top1']):>8}{pct(b['answered_precision']):>8}{pct(b['coverage']):>8}"
@@ -319,9 +375,9 @@ def rounded(m):
     return out
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=["gbt", "logistic"], default="logistic", help="the model to ship")
+    ap.add_argument("--model", choices=MODEL_KINDS, default="logistic", help="the model to ship")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=3, help="repeat the CV with this many fold assignments")
     ap.add_argument("--public", type=int, default=150, help="questions from each public set as declines")
@@ -331,14 +387,17 @@ def main():
     ap.add_argument("--dry-run", action="store_true", help="train and print, do not write the model")
     ap.add_argument("--force", action="store_true", help="write even if the CV figures are worse than the shipped model's")
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
-    a = ap.parse_args()
-    ev = eval_dir()
-    t0 = time.perf_counter()
-    rt = KnowledgeRuntime(ev / "kb.jsonl", cache_dir(), verifier=False)
-    utility = Utility(wrong_cost=a.wrong_cost)
+    return ap.parse_args()
+
+
+SUMMARY_KEYS = ("selective_accuracy", "answered_precision", "near_miss_rejection", "mixed_answered_correct",
+                "one_click_reach", "top1", "coverage", "oos_rejection", "recall5")
+
+
+def run_cv(a, rt, ev, utility):
+    """Rows and CV results per fold assignment, the feature columns used, and the mean figures."""
     drop = [d for d in a.drop.split(",") if d]
-    cols = None
-    results = {}
+    cols, results, t0 = None, {}, time.perf_counter()
     for seed in range(a.seeds):
         rows, queries = build_rows(rt, ev, a.folds, seed, a.public)
         if cols is None:  # signals this profile does not compute (views not indexed) are left out
@@ -347,21 +406,22 @@ def main():
                     if np.isfinite(X0[:, i]).any() and not any(f.startswith(d) for d in drop)]
             log("features: " + " ".join(FEATURES[i] for i in cols))
         res = {"old": old_layer_cv(rows, queries, a.folds)}
-        for kind in ("gbt", "logistic"):
+        for kind in MODEL_KINDS:
             p = cv(rows, queries, kind, cols, a.folds, utility)
             res[kind] = score_oof(rows, queries, p, utility, a.folds)
         results[seed] = (res, rows, queries)
         log(f"seed {seed}: done in {time.perf_counter() - t0:.0f}s")
-    # report: mean over seeds
-    keys = ["selective_accuracy", "answered_precision", "near_miss_rejection", "mixed_answered_correct",
-            "one_click_reach", "top1", "coverage", "oos_rejection", "recall5"]
     summary = {}
-    for name in ("old", "gbt", "logistic"):
+    for name in ("old", *MODEL_KINDS):
         for variant in (("metrics", "nested") if name != "old" else ("metrics",)):
             ms = [results[s][0][name] if name == "old" else results[s][0][name][variant] for s in results]
-            summary[f"{name}/{variant}"] = {k: round(float(np.mean([m[k] for m in ms])), 4) for k in keys}
+            summary[f"{name}/{variant}"] = {k: round(float(np.mean([m[k] for m in ms])), 4) for k in SUMMARY_KEYS}
+    return results, cols, summary
+
+
+def report(a, results, summary):
     print(f"entry-grouped {a.folds}-fold CV on dev, {a.seeds} fold assignments (wrong answer costs {a.wrong_cost})")
-    for name in ("old", "gbt", "logistic"):
+    for name in ("old", *MODEL_KINDS):
         res = results[0][0][name]
         if name == "old":
             print(f"\n[old 2-feature layer] (thresholds fitted on the training folds)\n{fmt(res)}")
@@ -374,36 +434,43 @@ def main():
         print(f"  {k:<22}" + "  ".join(f"{kk}={100 * vv:.1f}" for kk, vv in v.items()))
     if a.json:
         print(json.dumps(summary))
-    if a.cv_only:
-        return
+
+
+def shipped_selective(profile):
+    """The shipped model's CV selective accuracy for a profile (None: no model shipped)."""
+    from knowledge.verifier import VERIFIER_FILE
+
+    try:
+        old = json.loads(VERIFIER_FILE.read_text(encoding="utf-8")).get(profile, {})
+        return old["notes"]["cv"][f"{old['notes']['chosen']}/metrics"]["selective_accuracy"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def ship(a, rt, results, cols, summary):
+    """Fit the chosen model on every row and write it, unless its CV figures are worse than the shipped one's."""
     res, rows, queries = results[0]
     X, y, qid, group, source, kind = rows.arrays()
-    model, pred = fit_model(a.model, X[:, cols], y)
+    model, pred = fit_any(a.model, X[:, cols], y, qid)
     spec = {"model": export(a.model, model, cols), "k": K,
             "oof": {k: [round(float(x), 5) for x in v] for k, v in res[a.model]["oof"].items()},
             "notes": {"trained_on": {"dev_questions": len(queries),
-                                     "knowledge_near_miss_questions": int(len(set(qid[source == 1]))),
-                                     "public_questions": int(len(set(qid[source == 2]))), "candidate_rows": int(len(y))},
+                                     "knowledge_near_miss_questions": len(set(qid[source == 1])),
+                                     "public_questions": len(set(qid[source == 2])), "candidate_rows": len(y)},
                       "cv": summary, "thresholds_at_wrong_cost_2": res[a.model]["thresholds"],
                       "chosen": a.model}}
-    # the shipped model and the numpy evaluator must agree
+    # the shipped model and the numpy evaluator must agree (on whole questions: a listwise model needs them)
     from knowledge.verifier import Model
 
-    diff = float(np.abs(Model(spec["model"]).proba(X[:200, cols]) - pred(X[:200, cols])).max())
-    log(f"numpy evaluator vs sklearn: max difference {diff:.2e}")
+    head = qid < 40
+    ours = np.concatenate([Model(spec["model"]).proba(X[qid == q][:, cols]) for q in range(40)])
+    diff = float(np.abs(ours - pred(X[head][:, cols], qid[head])).max())
+    log(f"numpy evaluator vs the fitted model: max difference {diff:.2e}")
     assert diff < 1e-6, diff
     if a.dry_run:
         return
     # a new model replaces the shipped one only when it scores at least as well on labels it did not see
-    from knowledge.verifier import VERIFIER_FILE
-
-    try:
-        old = json.loads(VERIFIER_FILE.read_text(encoding="utf-8")).get(rt.profile, {})
-        old_key = f"{old['notes']['chosen']}/metrics"
-        old_sel = old["notes"]["cv"][old_key]["selective_accuracy"]
-    except (OSError, ValueError, KeyError):
-        old_sel = None
-    new_sel = summary[f"{a.model}/metrics"]["selective_accuracy"]
+    old_sel, new_sel = shipped_selective(rt.profile), summary[f"{a.model}/metrics"]["selective_accuracy"]
     if old_sel is not None and new_sel < old_sel - 0.005 and not a.force:
         log(f"not written: CV selective accuracy {new_sel:.3f} < the shipped model's {old_sel:.3f} (--force to replace)")
         return
@@ -412,6 +479,17 @@ def main():
                         fold=group.astype(np.int8), source=source.astype(np.int8), kind=kind.astype(np.int8),
                         features=np.array(FEATURES))
     log(f"wrote knowledge/verifier.json ({rt.profile}, {a.model}) and {ROWS_FILE.name}")
+
+
+def main():
+    a = parse_args()
+    ev = eval_dir()
+    rt = KnowledgeRuntime(ev / "kb.jsonl", cache_dir(), verifier=False)
+    utility = Utility(wrong_cost=a.wrong_cost)
+    results, cols, summary = run_cv(a, rt, ev, utility)
+    report(a, results, summary)
+    if not a.cv_only:
+        ship(a, rt, results, cols, summary)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ Every problem carries file and line so a content manager can fix it without
 guessing; errors make the whole load invalid (the runtime then keeps its last
 good knowledge), warnings do not.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -53,8 +55,13 @@ def knowledge_files(path: Path) -> list[Path]:
         if root.is_file():
             out.append(root)
         elif root.is_dir():
-            out += sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in KB_SUFFIXES
-                          and not any(part.startswith(".") for part in p.relative_to(root).parts))
+            out += sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file()
+                and p.suffix in KB_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
     return out
 
 
@@ -73,6 +80,53 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     return value.strip() if isinstance(value, str) else None
+
+
+def _answer(raw: dict, lang: str, eid: str, where: int, ctx: _Ctx) -> dict[str, str]:
+    """The answer as {language: text}: a plain string is in the entry's language."""
+    answer_raw = raw.get("answer")
+    answer: dict[str, str] = {}
+    if isinstance(answer_raw, dict):
+        for k, v in answer_raw.items():
+            if k not in LANGS:
+                ctx.error(where, f"{eid}: answer language {k!r} is not one of {', '.join(LANGS)}")
+            elif _text(v):
+                answer[k] = _text(v)
+    elif _text(answer_raw):
+        answer[lang] = _text(answer_raw)
+    return answer
+
+
+def _text_list(raw: dict, key: str, eid: str, where: int, ctx: _Ctx) -> list:
+    """A list field (alternates, tags); anything else is an error and reads as empty."""
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        ctx.error(where, f"{eid}: {key} must be a list")
+        return []
+    return value
+
+
+def _alternates(raw: dict, eid: str, where: int, ctx: _Ctx) -> tuple[str, ...]:
+    alternates = []
+    for a in _text_list(raw, "alternates", eid, where, ctx):
+        a = _text(a)
+        if not a:
+            ctx.error(where, f"{eid}: empty alternate")
+        else:
+            alternates.append(a)
+    return tuple(alternates)
+
+
+def _followups(raw: dict, eid: str, where: int, ctx: _Ctx) -> tuple[FollowUp, ...]:
+    followups = []
+    for f in raw.get("followups") or []:
+        if isinstance(f, str) and f.strip():
+            followups.append(FollowUp(entry=f.strip()))
+        elif isinstance(f, dict) and _text(f.get("action")) and isinstance(f.get("label"), dict):
+            followups.append(FollowUp(action=_text(f["action"]), label={k: str(v) for k, v in f["label"].items()}))
+        else:
+            ctx.error(where, f"{eid}: a follow-up is an entry id or {{action: ..., label: {{zh: ..., en: ...}}}}")
+    return tuple(followups)
 
 
 def _entry(raw: Any, line: int, ctx: _Ctx, default_lang: str, node: yaml.Node | None = None) -> Entry | None:
@@ -102,45 +156,25 @@ def _entry(raw: Any, line: int, ctx: _Ctx, default_lang: str, node: yaml.Node | 
     if lang not in LANGS:
         ctx.error(at("lang"), f"{eid}: lang must be one of {', '.join(LANGS)}, not {lang!r}")
         lang = default_lang
-    answer_raw = raw.get("answer")
-    answer: dict[str, str] = {}
-    if isinstance(answer_raw, dict):
-        for k, v in answer_raw.items():
-            if k not in LANGS:
-                ctx.error(at("answer"), f"{eid}: answer language {k!r} is not one of {', '.join(LANGS)}")
-            elif _text(v):
-                answer[k] = _text(v)
-    elif _text(answer_raw):
-        answer[lang] = _text(answer_raw)
+    answer = _answer(raw, lang, eid, at("answer"), ctx)
     if not answer:
         ctx.error(at("answer") if "answer" in raw else line, f"{eid}: empty answer")
-    alternates_raw = raw.get("alternates") or []
-    if not isinstance(alternates_raw, list):
-        ctx.error(at("alternates"), f"{eid}: alternates must be a list")
-        alternates_raw = []
-    alternates = []
-    for a in alternates_raw:
-        a = _text(a)
-        if not a:
-            ctx.error(at("alternates"), f"{eid}: empty alternate")
-        else:
-            alternates.append(a)
-    tags_raw = raw.get("tags") or []
-    if not isinstance(tags_raw, list):
-        ctx.error(at("tags"), f"{eid}: tags must be a list")
-        tags_raw = []
-    followups = []
-    for f in raw.get("followups") or []:
-        if isinstance(f, str) and f.strip():
-            followups.append(FollowUp(entry=f.strip()))
-        elif isinstance(f, dict) and _text(f.get("action")) and isinstance(f.get("label"), dict):
-            followups.append(FollowUp(action=_text(f["action"]), label={k: str(v) for k, v in f["label"].items()}))
-        else:
-            ctx.error(at("followups"), f"{eid}: a follow-up is an entry id or {{action: ..., label: {{zh: ..., en: ...}}}}")
+    alternates = _alternates(raw, eid, at("alternates"), ctx)
+    tags = _text_list(raw, "tags", eid, at("tags"), ctx)
+    followups = _followups(raw, eid, at("followups"), ctx)
     if not (question and answer):
         return None
-    return Entry(id=eid, question=question, answer=answer, lang=lang, alternates=tuple(alternates),
-                 tags=tuple(str(t) for t in tags_raw), followups=tuple(followups), source=ctx.file, line=line)
+    return Entry(
+        id=eid,
+        question=question,
+        answer=answer,
+        lang=lang,
+        alternates=alternates,
+        tags=tuple(str(t) for t in tags),
+        followups=followups,
+        source=ctx.file,
+        line=line,
+    )
 
 
 def _load_yaml(path: Path, ctx: _Ctx) -> list[Entry]:
@@ -226,7 +260,9 @@ def cross_check(entries: Iterable[Entry]) -> list[Problem]:
     for e in entries:
         if e.id in seen:
             first = seen[e.id]
-            problems.append(Problem("error", e.source, e.line, f"duplicate id {e.id!r} (first at {first.source}:{first.line})"))
+            problems.append(
+                Problem("error", e.source, e.line, f"duplicate id {e.id!r} (first at {first.source}:{first.line})")
+            )
         else:
             seen[e.id] = e
     for e in entries:
@@ -238,6 +274,12 @@ def cross_check(entries: Iterable[Entry]) -> list[Problem]:
         for p in dict.fromkeys(normalize(x) for x in e.phrasings):
             other = owner.setdefault(p, e)
             if other is not e and other.id != e.id:
-                problems.append(Problem("warning", e.source, e.line,
-                                        f"{e.id}: phrasing {p!r} is also in {other.id} ({other.source}:{other.line})"))
+                problems.append(
+                    Problem(
+                        "warning",
+                        e.source,
+                        e.line,
+                        f"{e.id}: phrasing {p!r} is also in {other.id} ({other.source}:{other.line})",
+                    )
+                )
     return problems

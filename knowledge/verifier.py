@@ -75,12 +75,17 @@ def choose_thresholds(p, s3, correct, offered, in_scope, utility: Utility) -> tu
 
 
 class Model:
-    """Logistic regression (imputed, standardised) or gradient-boosted trees, evaluated with numpy."""
+    """A linear model (imputed, standardised) or gradient-boosted trees, evaluated with numpy.
+
+    "logistic" and "gbt" score each candidate on its own (a sigmoid each); "listwise" is the same
+    linear score turned into a softmax over one question's candidates plus "none of them" (score 0),
+    so `proba` must be given the rows of one question, and its probabilities sum to at most 1.
+    """
 
     def __init__(self, spec: dict):
         self.kind = spec["type"]
         self.features = tuple(spec["features"])
-        if self.kind == "logistic":
+        if self.kind in ("logistic", "listwise"):
             self.fill = np.asarray(spec["fill"], np.float64)
             self.mean = np.asarray(spec["mean"], np.float64)
             self.scale = np.asarray(spec["scale"], np.float64)
@@ -102,7 +107,7 @@ class Model:
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, np.float64)
-        if self.kind == "logistic":
+        if self.kind in ("logistic", "listwise"):
             X = np.where(np.isnan(X), self.fill, X)
             return ((X - self.mean) / self.scale) @ self.coef + self.bias
         n_trees = self.feat.shape[0]
@@ -118,12 +123,17 @@ class Model:
         return self.baseline + self.value[tree, node].sum(axis=0)
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        z = np.clip(self.raw(X), -50, 50)
-        return 1.0 / (1.0 + np.exp(-z))
+        z = self.raw(X)
+        if self.kind == "listwise":  # shifted by the largest score (or none's 0): never overflows
+            top = float(z.max(initial=0.0))
+            e = np.exp(z - top)
+            return e / (e.sum() + math.exp(-top))
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
-def export_logistic(scaler_fill, scaler, lr, features) -> dict:
-    return {"type": "logistic", "features": list(features), "fill": [float(x) for x in scaler_fill],
+def export_logistic(scaler_fill, scaler, lr, features, kind: str = "logistic") -> dict:
+    """A linear model (`kind` "logistic" or "listwise") over standardised features with missing values filled."""
+    return {"type": kind, "features": list(features), "fill": [float(x) for x in scaler_fill],
             "mean": [float(x) for x in scaler.mean_], "scale": [float(x) for x in scaler.scale_],
             "coef": [float(x) for x in lr.coef_[0]], "bias": float(lr.intercept_[0])}
 

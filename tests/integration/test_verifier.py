@@ -44,8 +44,8 @@ def test_thresholds_move_with_the_cost_of_a_wrong_answer():
 
 
 def test_the_setting_reaches_the_runtime(monkeypatch, tmp_path):
-    import knowledge.runtime as runtime
     from bot.config import Settings
+    from knowledge import runtime
 
     seen = {}
 
@@ -77,6 +77,25 @@ def test_numpy_evaluator_matches_sklearn():
     sc = StandardScaler().fit(Xf)
     lr = LogisticRegression().fit(sc.transform(Xf), y)
     assert np.allclose(Model(export_logistic(fill, sc, lr, names)).proba(X), lr.predict_proba(sc.transform(Xf))[:, 1])
+
+
+def test_listwise_model_is_a_softmax_over_the_candidates_and_none():
+    from types import SimpleNamespace
+
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(2)
+    X = rng.randn(50, 4)
+    sc = StandardScaler().fit(X)
+    lin = SimpleNamespace(coef_=np.array([[2.0, -1.0, 0.5, 0.0]]), intercept_=np.array([-0.3]))
+    model = Model(export_logistic(X.mean(axis=0), sc, lin, [f"f{i}" for i in range(4)], kind="listwise"))
+    question = X[:5]  # one question's candidates
+    z = np.exp(sc.transform(question) @ lin.coef_[0] + lin.intercept_[0])
+    p = model.proba(question)
+    assert np.allclose(p, z / (1.0 + z.sum())) and p.sum() < 1.0  # the rest is "none of them"
+    far = Model(export_logistic(X.mean(axis=0), sc, SimpleNamespace(coef_=lin.coef_ * 400, intercept_=lin.intercept_),
+                                [f"f{i}" for i in range(4)], kind="listwise")).proba(question)
+    assert np.isfinite(far).all() and abs(far.max() - 1.0) < 1e-6  # very large scores stay finite
 
 
 def test_the_shipped_model_uses_only_computed_features():
