@@ -30,6 +30,7 @@ from domain.events import Event
 from domain.privacy import find_identity, record_request
 from domain.settings import DeskServices, DeskSettings
 from storage.attachments import AttachmentStore
+from storage.db import scrub_after_commit
 from storage.models import (
     Application,
     ApplicationExtension,
@@ -55,6 +56,7 @@ from storage.models import (
     utcnow,
 )
 from storage.outbox import SENDER
+from storage.search import purge_deleted_text
 
 #: The stages the retention setting may name, by kind of case.
 KINDS = {"application": frozenset(STAGES) - {"draft"}, "complaint": frozenset(STATUSES)}
@@ -205,6 +207,7 @@ def _erase_chats(session: Session, scope: Scope) -> None:
     inbox row keeps its delivery key, so a platform sending the same update again is still dropped."""
     session.execute(update(Message).where(Message.conversation_id.in_(scope.conversations))
                     .values(text="", button=None, payload={}, platform_message_id=None))
+    purge_deleted_text(session)
     for conversation in session.scalars(select(Conversation).where(Conversation.id.in_(scope.conversations))):
         old, conversation.chat_id = conversation.chat_id, one_way_token()
         conversation.state, conversation.state_data = None, {}
@@ -283,6 +286,7 @@ def erase_person(session: Session, services: DeskServices, store: AttachmentStor
     record = record_request(session, "erasure", f"{customer.channel}:{customer.external_id}", scope.ids, actor, reason.strip(),
                             {"kept": [case.to_json() for case in scope.kept], "files_deleted": files})
     session.flush()
+    scrub_after_commit(session)
     for request in session.scalars(select(ErasureRequest).where(ErasureRequest.customer_id.in_(scope.ids),
                                                                 ErasureRequest.status == "pending")):
         request.status, request.record_id, request.decided_by, request.decided_at = "erased", record.id, actor, utcnow()

@@ -72,10 +72,20 @@ def stored_files(data_dir: Path) -> list[bytes]:
             and "-wal" not in p.name and "-shm" not in p.name]
 
 
+def raw_sqlite_files(runtime) -> bytes:
+    """The bytes of the SQLite database and its write-ahead log (empty on PostgreSQL)."""
+    database = runtime.services.db.engine.url.database
+    if runtime.services.db.engine.dialect.name != "sqlite":
+        return b""
+    path = Path(database)
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
 def assert_all_personal_data_gone(runtime, data_dir: Path) -> None:
-    text = dump(runtime)
+    text, raw = dump(runtime), raw_sqlite_files(runtime)
     for secret in SECRETS:
         assert secret not in text, secret
+        assert secret.encode() not in raw, f"{secret} left in the SQLite file's free space"
     assert OTHERS in text  # another customer's data is untouched
     with runtime.services.db.session() as s:
         identities = s.scalars(select(Customer.external_id).where(Customer.channel.in_(("web", "telegram")))).all()
@@ -166,3 +176,4 @@ def test_rest_erasure_for_admins_keeps_the_cases_the_law_requires(runtime, setti
         assert (record.actor, record.reason) == ("api:dpo-tool", "request 42")
     told = Chat(runtime, "web-1", "web-1").outbox_texts()
     assert len(told) == 2 and f"· 申请 {reference}（已受理）：保存至 {until}" in told[1]
+
