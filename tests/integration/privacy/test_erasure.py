@@ -11,7 +11,7 @@ from sqlalchemy import MetaData, select
 
 from bot.cli import main
 from bot.web.app import create_app
-from domain import applications, complaints, handoff, ratings, webhooks
+from domain import applications, complaints, erasure, handoff, ratings, webhooks
 from domain.staff import create_api_token
 from storage import inbox
 from storage.models import (
@@ -127,9 +127,12 @@ def test_cli_erasure_leaves_nothing_personal_keeps_the_figures_and_tells_the_cus
 def test_duplicate_deliveries_are_still_dropped_after_the_erasure(runtime):
     a_person_with_everything(runtime)
     with runtime.services.db.session() as s:
-        from domain import erasure
-
         erasure.erase_identity(s, runtime.services, runtime.services.attachments, "web:web-1", "test", "asked")
+        reference = s.scalars(select(Application.reference).where(Application.stage == "received")).one()
+        reviewer = {"Authorization": f"Bearer {create_api_token(s, 'review-tool', 'reviewer')}"}
+    with TestClient(create_app(runtime, start_workers=False)) as api:
+        shown = api.get(f"/api/v1/applications/{reference}", headers=reviewer)
+        assert shown.status_code == 200 and shown.json()["stage"] == "received" and GOOD_ID not in shown.text
     with runtime.services.db.session() as s:
         row = s.scalars(select(InboxItem).where(InboxItem.delivery_key == "1001")).one()
         assert row.payload == {} and row.chat_id.startswith("erased-") and row.status == "done"
