@@ -316,14 +316,46 @@ def _customer_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def kept_summary(kept: list[dict[str, Any]]) -> list[str]:
+    """The cases an erasure kept, one line each, for the operator."""
+    return [f"kept {case['kind']} {case['reference']} ({case['stage']}) "
+            f"{'until ' + case['kept_until'] if case['kept_until'] else 'for good'}: its records must be kept "
+            f"(BOT_RETENTION_KEEP_STAGES, BOT_RETENTION_KEEP_DAYS)" for case in kept]
+
+
+def _customer_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_services
+    from domain import erasure, privacy
+
+    services = build_services(settings, answers=False)
+    try:
+        with services.db.session() as session:
+            done = erasure.erase_identity(session, services, services.attachments, args.identity,
+                                          f"cli:{getpass.getuser()}", args.reason).to_json()
+    except (privacy.UnknownCustomer, erasure.ErasureError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"erased {args.identity} (erasure {done['erasure_id']}): {len(done['identities'])} identities, "
+          f"{done['files_deleted']} files deleted; now written {', '.join(done['identities'])}")
+    for line in kept_summary(done["kept"]) or ["nothing kept"]:
+        print(line)
+    print("the customer is told in their last chat" if done["customer_told"] else "no chat to tell the customer in")
+    return 0
+
+
 def _add_customer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("customer", help="a person's data: export (PIPL / GDPR)")
+    group = sub.add_parser("customer", help="a person's data: export and erasure (PIPL / GDPR)")
     cmds = group.add_subparsers(dest="customer_command", required=True)
     export = cmds.add_parser("export", help="one ZIP (data.json and files) of everything held about the person")
     export.add_argument("identity", help="CHANNEL:EXTERNAL_ID, e.g. web:SESSION_ID or telegram:USER_ID")
     export.add_argument("--to", type=Path, required=True, help="folder for the archive")
     export.add_argument("--reason", help="why (recorded with the export)")
     export.set_defaults(func=_customer_export)
+    erase = cmds.add_parser("erase", help="delete or anonymise everything held about the person but the cases "
+                                          "whose records must be kept; the customer is told")
+    erase.add_argument("identity", help="CHANNEL:EXTERNAL_ID, e.g. web:SESSION_ID or telegram:USER_ID")
+    erase.add_argument("--reason", required=True, help="why (recorded with the erasure)")
+    erase.set_defaults(func=_customer_erase)
 
 
 def build_parser() -> argparse.ArgumentParser:

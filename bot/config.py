@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     complaint_resolved_hours: float = Field(24.0, gt=0, description="Hours after the resolution until the follow-up visit (回访) asks the customer.")
     complaint_follow_up_hours: float = Field(72.0, gt=0, description="Hours the follow-up may stay open before it is overdue.")
 
+    # Personal data
+    retention_keep_stages: str = Field("application:completed", description=(
+        "Cases an erasure keeps (the law requires their records), as KIND:STAGE, comma separated: "
+        "application:completed, complaint:closed ...; empty: none."))
+    retention_keep_days: int = Field(1095, ge=0, description=(
+        "How long after its last change such a case is kept; older ones are erased too (0: kept for good)."))
+
     # Telegram
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     telegram_mode: Literal["polling", "webhook", "off"] = Field("off", description="How updates arrive.")
@@ -190,6 +197,14 @@ class Settings(BaseSettings):
         from domain.hours import parse_hours
 
         parse_hours(value)
+        return value
+
+    @field_validator("retention_keep_stages")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        from domain.erasure import parse_keep_stages
+
+        parse_keep_stages(value)
         return value
 
     @field_validator("handoff_holidays")

@@ -9,16 +9,61 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.events import Event
 from storage.models import Application, ApplicationItem, Customer
 from storage.repositories import KeyValueStore, person_customer_ids
 
 #: How long a one-time link code stays valid; one code per subject in that time.
 LINK_CODE_TTL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class KeptCase:
+    """A case an erasure kept because its records must be kept (the retention setting)."""
+
+    kind: str  # application | complaint
+    reference: str
+    stage: str
+    until: date | None  # None: kept for good
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "reference": self.reference, "stage": self.stage,
+                "kept_until": self.until.isoformat() if self.until else None}
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a customer was last heard from, taken before an erasure replaced the chat's id."""
+
+    conversation_id: int
+    channel: str
+    chat_id: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class CustomerErased(Event):
+    """A person's data was erased (``record_id``: the erasure's record). ``tell`` is the chat to
+    tell them in, never sent out of the desk; the webhook shows ids and kept cases only."""
+
+    name: ClassVar[str] = "customer.erased"
+    record_id: int
+    customer_ids: tuple[int, ...]
+    conversation_ids: tuple[int, ...]
+    kept: tuple[KeptCase, ...]
+    erased_at: datetime
+    tell: Address | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"erasure_id": self.record_id, "customer_ids": list(self.customer_ids),
+                "kept": [case.to_json() for case in self.kept], "erased_at": self.erased_at.isoformat()}
 
 
 def customer_ids_of_person(session: Session, customer: Customer) -> list[int]:

@@ -26,6 +26,8 @@ class DeskSettings(Protocol):
     complaint_investigating_hours: float
     complaint_resolved_hours: float
     complaint_follow_up_hours: float
+    retention_keep_stages: str
+    retention_keep_days: int
     handoff_idle_minutes: float
     handoff_first_response_target_seconds: int
     handoff_handle_minutes: float

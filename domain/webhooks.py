@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.applications import events as application_events
 from domain.complaints import events as complaint_events
+from domain.customers import CustomerErased
 from domain.handoff import events as handoff_events
 from domain.questions import QuestionUnanswered
 from domain.ratings import RatingGiven
@@ -31,7 +32,7 @@ EVENTS = (
     complaint_events.ComplaintFiled, complaint_events.ComplaintStageChanged, complaint_events.ComplaintResolved,
     complaint_events.ComplaintFollowUpAnswered,
     handoff_events.HandoffOpened, handoff_events.HandoffTaken, handoff_events.HandoffClosed,
-    RatingGiven, QuestionUnanswered,
+    RatingGiven, QuestionUnanswered, CustomerErased,
 )
 EVENT_TYPES: tuple[str, ...] = tuple(event.name for event in EVENTS)
 MIN_SECRET = 16

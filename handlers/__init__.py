@@ -13,10 +13,11 @@ def all_handlers() -> list[Handler]:
     from handlers.handoff import HandoffHandler
     from handlers.language import LanguageHandler
     from handlers.menu import EmptyMessageHandler, MenuHandler
+    from handlers.privacy import PrivacyHandler
     from handlers.progress import ProgressHandler
 
     return [MenuHandler(), LanguageHandler(), EmptyMessageHandler(), ComplaintHandler(), FeedbackHandler(),
-            ProgressHandler(), ApplicationHandler(), HandoffHandler(), FaqHandler()]
+            ProgressHandler(), ApplicationHandler(), HandoffHandler(), PrivacyHandler(), FaqHandler()]
 
 
 __all__ = ["Context", "Handler", "all_handlers"]

@@ -160,6 +160,11 @@ def request_handoff(ctx: Context, reason: str, question: str | None = None) -> l
     return replies
 
 
+def failed_questions_key(conversation_id: int) -> str:
+    """Where a conversation's recent unanswered questions wait (the key-value store, an hour)."""
+    return f"handoff:failed:{conversation_id}"
+
+
 def after_failed_answer(ctx: Context, question: str | None = None) -> list[Reply] | None:
     """Call when the bot could not answer ``question`` (default: this message). The second failure
     of the same question within an hour hands off and returns the replies; otherwise None and the
@@ -167,7 +172,7 @@ def after_failed_answer(ctx: Context, question: str | None = None) -> list[Reply
     question = (question if question is not None else ctx.text).strip()
     if not question:
         return None
-    store, key = KeyValueStore(ctx.session), f"handoff:failed:{ctx.conversation.id}"
+    store, key = KeyValueStore(ctx.session), failed_questions_key(ctx.conversation.id)
     now = utcnow()
     earlier = [f for f in (store.get(key) or {}).get("failed", [])
                if now - datetime.fromisoformat(f["at"]) < REPEAT_WINDOW]

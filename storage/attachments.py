@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import filetype
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from storage.models import Attachment, Conversation
@@ -86,3 +87,21 @@ class AttachmentStore:
 
     def read(self, attachment: Attachment) -> bytes:
         return self.path_for(attachment.sha256).read_bytes()
+
+    def remove(self, session: Session, attachments: list[Attachment]) -> int:
+        """Delete these records; once the transaction commits, their bytes go too, unless another
+        record still holds the same content. Returns how many files will be deleted."""
+        hashes = {a.sha256 for a in attachments}
+        for attachment in attachments:
+            session.delete(attachment)
+        session.flush()
+        still_held = set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(hashes))))
+        doomed = [self.path_for(sha256) for sha256 in sorted(hashes - still_held)]
+
+        def unlink(_: Session) -> None:
+            for path in doomed:
+                path.unlink(missing_ok=True)
+
+        if doomed:
+            event.listen(session, "after_commit", unlink, once=True)
+        return len(doomed)

@@ -34,6 +34,24 @@ def notify(session: Session, channel: str) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
 
 
+def scrub_after_commit(session: Session) -> None:
+    """Once this transaction commits, leave no old copy of what it overwrote in the database's
+    files: SQLite zeroes freed space itself (``secure_delete``), and its write-ahead log is copied
+    back and truncated here. PostgreSQL's old row versions go when (auto)vacuum reclaims them."""
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return
+
+    def checkpoint(_: Session) -> None:
+        connection = engine.raw_connection()  # outside any transaction, which a checkpoint needs
+        try:
+            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+
+    event.listen(session, "after_commit", checkpoint, once=True)
+
+
 class Listener:
     """A thread holding one PostgreSQL connection in ``LISTEN channel``, calling ``on_notify`` for
     each notification: how a reply queued on one worker wakes the senders of all of them."""
@@ -104,6 +122,8 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed, not left in free space (erasure, PIPL/GDPR).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")

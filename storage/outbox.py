@@ -38,8 +38,11 @@ def enqueue(
     replies: "list[OutgoingMessage]",
     sender: str = "bot",
     staff_id: int | None = None,
+    address: tuple[str, str] | None = None,
 ) -> list[int]:
-    """Queue replies for the conversation's chat and write them into the transcript."""
+    """Queue replies for the conversation's chat and write them into the transcript; ``address``
+    (channel, chat id) names the chat when the conversation no longer does (it was erased)."""
+    channel, chat_id = address or (conversation.channel, conversation.chat_id)
     ids = []
     for reply in replies:
         payload = reply.to_dict()
@@ -55,8 +58,8 @@ def enqueue(
         )
         item = OutboxItem(
             conversation_id=conversation.id,
-            channel=conversation.channel,
-            chat_id=conversation.chat_id,
+            channel=channel,
+            chat_id=chat_id,
             payload={**payload, SENDER: sender},
         )
         session.add(item)

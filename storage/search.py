@@ -6,7 +6,7 @@ is a plain ``LIKE`` over the messages instead (a scan, still correct).
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, literal_column, select, table
+from sqlalchemy import Select, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from storage.models import Message
@@ -30,3 +30,10 @@ def messages_containing(session: Session, text: str) -> Select[tuple[int]]:
     phrase = '"' + text.replace('"', '""') + '"'
     return select(literal_column("rowid")).select_from(FTS_TABLE).where(
         literal_column("messages_fts").op("MATCH")(phrase))
+
+
+def purge_deleted_text(session: Session) -> None:
+    """Rewrite the SQLite index so text removed from messages is gone from it too (FTS5 keeps a
+    deleted row's trigrams until its segments merge). One whole rewrite: for erasures, not turns."""
+    if not is_postgres(session):
+        session.execute(text("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')"))

@@ -18,6 +18,7 @@ from domain.applications.events import ApplicationEvent
 from domain.applications.representation import detail
 from domain.complaints.events import ComplaintFiled, ComplaintStageChanged
 from domain.complaints.representation import complaint_json
+from domain.customers import CustomerErased
 from domain.events import Event, EventBus
 from domain.handoff.events import HandoffChanged
 from domain.handoff.representation import handoff_json
@@ -44,6 +45,8 @@ def _subject(session: Session, services: Services, event: Event) -> Subject:
     if isinstance(event, (ComplaintFiled, ComplaintStageChanged)):
         complaint = session.get(Complaint, event.complaint_id)
         return f"complaint:{event.complaint_id}", lambda: complaint_json(complaint, with_events=True)
+    if isinstance(event, CustomerErased):
+        return f"customer:{event.record_id}", event.to_json
     raise TypeError(f"no webhook subject for {type(event).__name__}")
 
 

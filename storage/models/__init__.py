@@ -5,7 +5,7 @@ from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, 
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
-from .privacy import CustomerDataRequest
+from .privacy import CustomerDataRequest, ErasureRequest
 from .security import LimitCounter
 from .webhooks import WebhookDelivery, WebhookSubscription
 
@@ -15,5 +15,5 @@ __all__ = [
     "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
-    "LimitCounter", "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest",
+    "LimitCounter", "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest", "ErasureRequest",
 ]

@@ -29,3 +29,22 @@ class CustomerDataRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ErasureRequest(Base):
+    """A customer's request, made in chat, to delete their data: staff approve it (the erasure
+    runs, recorded as a ``CustomerDataRequest``) or reject it with a reason; the customer is told
+    either way. ``identity`` is replaced by the erased identity's token when the erasure runs."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity: Mapped[str] = mapped_column(String(200))  # CHANNEL:EXTERNAL_ID of who asked
+    customer_id: Mapped[int]  # plain: the request outlives the erased customer's data
+    conversation_id: Mapped[int]  # the chat asked from: where the outcome is told
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | erased | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(200))  # "console:<username>"
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    record_id: Mapped[int | None]  # the erasure's CustomerDataRequest
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    decided_at: Mapped[datetime | None]
