@@ -9,11 +9,11 @@ listeners the settings and notifiers they deliver with).
 from __future__ import annotations
 
 from domain.events import EventBus
-from handlers.notices import applications, complaints, handoff, questions, ratings, webhooks
+from handlers.notices import applications, complaints, handoff, questions, ratings, staff_room, webhooks
 from handlers.services import Services
 
 #: Modules with a ``subscribe(bus, services)``; a feature adds its own here.
-FEATURES: tuple = (applications, complaints, handoff, ratings, questions, webhooks)
+FEATURES: tuple = (applications, complaints, handoff, ratings, questions, staff_room, webhooks)
 
 
 def build_bus(services: Services) -> EventBus:
