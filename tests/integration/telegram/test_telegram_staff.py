@@ -135,7 +135,10 @@ async def test_photos_both_ways(tg_staff):
     to_customer = [m for m in tg.api.sent if m["chat_id"] == "42"]
     assert to_customer[-2]["text"] == "这是样例" and to_customer[-1]["document"][1] == answer
     with tg.db.session() as s:
-        assert s.scalar(select(Attachment).order_by(Attachment.id.desc())).size == len(answer)
+        stored = s.scalar(select(Attachment).order_by(Attachment.id.desc()))
+        line = s.scalar(select(Message).where(Message.sender == "staff"))
+        assert stored.size == len(answer) and line.text == "这是样例"
+        assert [f["attachment_id"] for f in line.payload["files"]] == [stored.id]  # the console lists it
 
 
 async def test_console_replies_show_in_the_topic_and_the_topic_only_once(tg_staff):
