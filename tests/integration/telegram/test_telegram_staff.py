@@ -252,3 +252,21 @@ async def test_console_and_telegram_claim_at_once_one_wins(tg_staff):
     else:
         assert outcome["console"] == "taken" and staff_lines == ["我来处理"]
     assert tg.api.sent[-1]["chat_id"] in ("42", str(STAFF_CHAT_ID))
+
+
+async def test_a_web_chat_customer_gets_a_topic_too(tg_staff):
+    """Handed-off conversations from any channel come to the group; the answer goes back to the web chat."""
+    from handlers.messages import Incoming
+
+    tg = tg_staff
+    make_staff(tg, "wang", AGENT_TG)
+    session_id = "web-session-5e8a1c3f9b7d20463ac9"
+    for text in (QUESTION, "转人工"):
+        tg.runtime.engine.handle(Incoming("web", session_id, session_id, text))
+    await tg.settle()
+    [thread] = tg.api.topics
+    assert " · web · #" in tg.api.topics[thread]["name"] and QUESTION in tg.api.topic_texts(thread)[0]
+    await staff_says(tg, thread, text="网页客户您好")
+    with tg.db.session() as s:
+        rows = [i.payload["text"] for i in s.scalars(select(OutboxItem).where(OutboxItem.channel == "web"))]
+    assert rows[-2:] == [t("handoff.agent_joined", "zh", name="Wang"), "网页客户您好"]
