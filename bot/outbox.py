@@ -67,7 +67,7 @@ class OutboxSender(PollingWorker):
         values: dict[str, object]
         sent = SentParts(parts_sent(item), record=lambda done: self._record_parts(item.id, done))
         try:
-            platform_id = await channel.deliver(item.chat_id, item.payload, sent)
+            platform_id = await channel.send_row(item.chat_id, item.payload, sent)
         except TemporarySendError as exc:
             if item.attempts >= self.max_attempts:
                 values = {"status": "failed", "last_error": f"gave up after {item.attempts} tries: {exc}"}

@@ -61,7 +61,7 @@ class Channel(ABC):
         Raise ``TemporarySendError``, ``PermanentSendError`` or ``DeferredSendError``.
         """
 
-    async def deliver(self, chat_id: str, payload: dict[str, Any], sent: SentParts | None = None) -> str | None:
+    async def send_row(self, chat_id: str, payload: dict[str, Any], sent: SentParts | None = None) -> str | None:
         """Deliver one outbox row's payload. A customer's channel sends it as the ``Reply`` it is; a
         channel whose rows carry more than a reply (the staff room's topic changes) reads it all."""
         return await self.send(chat_id, Reply.from_dict(payload), sent)

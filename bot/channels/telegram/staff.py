@@ -45,9 +45,9 @@ class StaffRoomChannel(Channel):
         self.bot, self.room, self.send_reply, self.db = bot, room, send_reply, db
 
     async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
-        return await self.deliver(chat_id, reply.to_dict(), sent)
+        return await self.send_row(chat_id, reply.to_dict(), sent)
 
-    async def deliver(self, chat_id: str, payload: dict[str, Any], sent: SentParts | None = None) -> str | None:
+    async def send_row(self, chat_id: str, payload: dict[str, Any], sent: SentParts | None = None) -> str | None:
         reply = Reply.from_dict(payload)
         if chat_id.startswith("chat:"):
             target, _, thread = chat_id.removeprefix("chat:").partition(":")
