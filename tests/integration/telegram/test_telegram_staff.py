@@ -270,3 +270,23 @@ async def test_a_web_chat_customer_gets_a_topic_too(tg_staff):
     with tg.db.session() as s:
         rows = [i.payload["text"] for i in s.scalars(select(OutboxItem).where(OutboxItem.channel == "web"))]
     assert rows[-2:] == [t("handoff.agent_joined", "zh", name="Wang"), "网页客户您好"]
+
+
+async def test_an_agent_photo_reaches_the_web_chat_as_a_file_only_its_session_can_fetch(tg_staff):
+    from handlers.messages import Incoming
+
+    tg = tg_staff
+    make_staff(tg, "wang", AGENT_TG)
+    session_id = "web-session-0f1e2d3c4b5a69788796"
+    for text in (QUESTION, "转人工"):
+        tg.runtime.engine.handle(Incoming("web", session_id, session_id, text))
+    await tg.settle()
+    [thread] = tg.api.topics
+    photo = b"\xff\xd8\xff\xe0" + b"agent photo" * 10
+    await staff_says(tg, thread, photo=tg.api.photo_sizes(photo))
+    shown = (await tg.client.get("/api/chat/messages", params={"session_id": session_id, "after": 0})).json()
+    [file] = [f for m in shown["messages"] for f in m.get("files", [])]
+    fetched = await tg.client.get(file["url"])
+    assert fetched.status_code == 200 and fetched.content == photo
+    other = file["url"].replace(session_id, "web-session-ffffeeeeddddccccbbbb")
+    assert (await tg.client.get(other)).status_code == 404
