@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|api-token create|telegram set-webhook|application ...|webhook ...``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|staff link-telegram|api-token create|telegram set-webhook|application ...|webhook ...``."""
 from __future__ import annotations
 
 import argparse
@@ -91,6 +91,26 @@ def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
         with services.db.session() as session:
             user = add_staff(session, args.username, password, args.role, args.name)
             print(f"staff account {user.username!r} ({user.role}) created, id {user.id}")
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _staff_link_telegram(settings: Settings, args: argparse.Namespace) -> int:
+    """What this Telegram user writes in the staff group acts as the staff account NAME."""
+    from bot.app import build_services
+    from bot.channels.telegram.api import CHANNEL
+    from domain.staff import StaffError, find_staff, link_platform
+
+    services = build_services(settings, answers=False)
+    try:
+        with services.db.session() as session:
+            user = find_staff(session, args.name)
+            if user is None:
+                raise StaffError(f"no staff account named {args.name!r}")
+            link_platform(session, user, CHANNEL, args.telegram_user_id)
+            print(f"telegram user {args.telegram_user_id} linked to staff account {user.username!r} ({user.role})")
     except StaffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -390,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("--password", help="default: BOT_STAFF_PASSWORD or a prompt")
     secret.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_staff_add)
+    link = staff.add_parser("link-telegram", help="let a Telegram user act as a staff account in the staff group")
+    link.add_argument("name", help="the account's username (or display name)")
+    link.add_argument("telegram_user_id", help="the numeric Telegram user id")
+    link.set_defaults(func=_staff_link_telegram)
 
     tokens = sub.add_parser("api-token", help="REST API tokens").add_subparsers(dest="token_command", required=True)
     create = tokens.add_parser("create", help="create a token and print it once")

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, validate_default=True,
         description="Secret checked in X-Telegram-Bot-Api-Secret-Token; required in webhook mode (1-256 of A-Z a-z 0-9 _ -).")
+    telegram_staff_chat_id: int | None = Field(
+        None, description="Staff supergroup with topics (the bot an admin there): a topic per handed-off conversation, answered from Telegram (docs/telegram.md).")
 
     # WeCom
     wecom_corp_id: str | None = Field(None, description="WeCom corp id.")

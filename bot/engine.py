@@ -21,8 +21,9 @@ from bot.metrics import observe_turn
 from handlers.base import Context, Handler, Peek, menu_buttons
 from handlers.handoff import customer_wrote
 from handlers.i18n import detect_language
-from handlers.messages import Incoming, Reply
+from handlers.messages import Incoming, Reply, StaffIncoming
 from handlers.services import Services
+from handlers.staff_room import staff_wrote
 from storage import repositories
 from storage.attachments import AttachmentRejected
 from storage.models import Conversation, InboxItem, Message, utcnow
@@ -89,19 +90,24 @@ class Engine:
         self.services.wake_outbox()
         return result
 
-    def handle_recorded(self, inbox_id: int, incomings: list[Incoming]) -> HandleResult | None:
-        """Handle the messages parsed from a recorded delivery, exactly once.
+    def handle_recorded(self, inbox_id: int, incomings: list[Incoming | StaffIncoming]) -> HandleResult | None:
+        """Handle the messages parsed from a recorded delivery, exactly once (a staff member's
+        message in the staff room goes to handlers/staff_room.py, in the same transaction).
 
         The inbox row is locked and marked done in the same transaction as the handling,
         so a crash anywhere leaves it pending for another try and never half-done.
         """
-        prepared = [(time.perf_counter(), self.prepare(incoming)) for incoming in incomings]
+        prepared = [(time.perf_counter(), self.prepare(incoming) if isinstance(incoming, Incoming) else {})
+                    for incoming in incomings]
         with self.services.db.session() as session:
             item = repositories.get_locked(session, InboxItem, inbox_id)
             if item is None or item.status == "done":
                 return None
             result = HandleResult()
             for incoming, (started, ready) in zip(incomings, prepared):
+                if isinstance(incoming, StaffIncoming):
+                    staff_wrote(session, self.services, incoming)
+                    continue
                 with observe_turn(incoming.channel, started):
                     one = self._process(session, incoming, ready)
                 result.conversation_id = one.conversation_id
@@ -174,7 +180,8 @@ class Engine:
             return [Reply(ctx.t(incoming.notice))]
         relayed = None
         if conversation.mode == "human":
-            relayed = customer_wrote(ctx.session, self.services, conversation, ctx.text, incoming.button)
+            relayed = customer_wrote(ctx.session, self.services, conversation, ctx.text, incoming.button,
+                                     ctx.attachments)
         return relayed if relayed is not None else self._route_safely(ctx)
 
     def lock_conversation(self, session: Session, incoming: Incoming) -> Conversation:

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from bot.channels.base import UnparseableDelivery
 from bot.workers import PollingWorker, claim_in_chat_order, release_leases
-from handlers.messages import Incoming
+from handlers.messages import Incoming, StaffIncoming
 from storage.models import Conversation, InboxItem, utcnow
 
 if TYPE_CHECKING:
@@ -68,11 +68,11 @@ class InboxWorker(PollingWorker):
                 await asyncio.to_thread(self._update, item.id, values)
         return len(items)
 
-    async def _show_typing(self, channel: "Channel", incomings: list[Incoming]) -> None:
+    async def _show_typing(self, channel: "Channel", incomings: list[Incoming | StaffIncoming]) -> None:
         """The bot is about to prepare a reply: the customer sees it typing. Awaited before the
         turn is handled, so it always reaches the platform before the reply (queued by the
         turn's commit); not in a chat an agent holds, where the bot stays silent."""
-        chats = {i.chat_id for i in incomings}
+        chats = {i.chat_id for i in incomings if isinstance(i, Incoming)}
         for chat_id in sorted(chats):
             if await asyncio.to_thread(self._bot_answers, channel.name, chat_id):
                 await channel.show_typing(chat_id)

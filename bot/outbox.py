@@ -17,7 +17,6 @@ from sqlalchemy import update
 from bot.channels.base import DeferredSendError, PermanentSendError, TemporarySendError
 from bot.channels.toolkit import SentParts
 from bot.workers import PollingWorker, claim_in_chat_order, release_leases
-from handlers.messages import Reply
 from storage.models import OutboxItem, utcnow
 from storage.outbox import LEASE, parts_sent, record_parts_sent
 
@@ -65,11 +64,10 @@ class OutboxSender(PollingWorker):
 
     async def _deliver(self, item: OutboxItem) -> None:
         channel = self.channels[item.channel]
-        reply = Reply.from_dict(item.payload)
         values: dict[str, object]
         sent = SentParts(parts_sent(item), record=lambda done: self._record_parts(item.id, done))
         try:
-            platform_id = await channel.send(item.chat_id, reply, sent)
+            platform_id = await channel.send_row(item.chat_id, item.payload, sent)
         except TemporarySendError as exc:
             if item.attempts >= self.max_attempts:
                 values = {"status": "failed", "last_error": f"gave up after {item.attempts} tries: {exc}"}

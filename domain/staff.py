@@ -1,4 +1,5 @@
-"""Staff accounts, roles and API tokens: who may do what at the desk."""
+"""Staff accounts, roles, API tokens and platform links: who may do what at the desk, and which
+Telegram account acts as which staff member."""
 from __future__ import annotations
 
 import hashlib
@@ -7,11 +8,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import counters
-from storage.models import ApiToken, StaffUser
+from storage.models import ApiToken, StaffLink, StaffUser
+from storage.repositories import KeyValueStore
 
 ROLES = ("agent", "reviewer", "content_manager", "supervisor", "admin")
 #: What each role may do, as the roles it counts as.
@@ -134,3 +136,62 @@ def create_api_token(session: Session, name: str, role: str, staff_id: int | Non
     session.add(ApiToken(name=name, token_hash=token_digest(token), role=role, staff_id=staff_id))
     session.flush()
     return token
+
+
+#: How long a link code from the console stays valid, and how many characters it has.
+LINK_CODE_TTL = timedelta(minutes=15)
+LINK_CODE_LENGTH = 8
+_LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
+
+
+def find_staff(session: Session, name: str) -> StaffUser | None:
+    """The account whose username or display name is ``name`` (any case); usernames first."""
+    wanted = name.strip().casefold()
+    if not wanted:
+        return None
+    for column in (StaffUser.username, StaffUser.display_name):
+        found = session.scalars(select(StaffUser).where(func.lower(column) == wanted).order_by(StaffUser.id)).first()
+        if found is not None:
+            return found
+    return None
+
+
+def link_platform(session: Session, staff: StaffUser, platform: str, platform_user_id: str) -> StaffLink:
+    """``platform_user_id`` now acts as ``staff`` (one account per platform each way: an earlier
+    link of either side is replaced)."""
+    platform_user_id = platform_user_id.strip()
+    if not platform_user_id.lstrip("-").isdigit():
+        raise StaffError(f"a {platform} user id is a number, not {platform_user_id!r}")
+    session.execute(delete(StaffLink).where(StaffLink.platform == platform, or_(
+        StaffLink.platform_user_id == platform_user_id, StaffLink.staff_id == staff.id)))
+    link = StaffLink(platform=platform, platform_user_id=platform_user_id, staff_id=staff.id)
+    session.add(link)
+    session.flush()
+    return link
+
+
+def linked_staff(session: Session, platform: str, platform_user_id: str) -> StaffUser | None:
+    """The active staff account this platform user is linked to, if any."""
+    return session.scalar(select(StaffUser).join(StaffLink, StaffLink.staff_id == StaffUser.id).where(
+        StaffLink.platform == platform, StaffLink.platform_user_id == platform_user_id, StaffUser.active))
+
+
+def create_link_code(session: Session, staff: StaffUser) -> str:
+    """A one-time code the staff member sends to the bot (``/link CODE``) to link their account."""
+    code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+    KeyValueStore(session).put(f"staff-link:{code}", {"staff_id": staff.id}, ttl=LINK_CODE_TTL)
+    return code
+
+
+def redeem_link_code(session: Session, code: str, platform: str, platform_user_id: str) -> StaffUser | None:
+    """Link the sender to the code's account; None for a wrong, used or expired code. Of two
+    senders of one code only the first succeeds (the code's row is deleted once)."""
+    store, key = KeyValueStore(session), f"staff-link:{code.strip().upper()}"
+    value = store.get(key)
+    if value is None or not store.remove(key):
+        return None
+    staff = session.get(StaffUser, value["staff_id"])
+    if staff is None or not staff.active:
+        return None
+    link_platform(session, staff, platform, platform_user_id)
+    return staff

@@ -8,6 +8,7 @@ calls ``customer_wrote`` for every message while the conversation is with staff.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -18,7 +19,8 @@ from handlers.base import Context, Handler, menu_buttons
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.services import Services
-from storage.models import Conversation, Message, utcnow
+from handlers.staff_room import relay_customer
+from storage.models import Attachment, Conversation, Message, utcnow
 from storage.repositories import KeyValueStore
 
 # "人工" alone or in a phrase; never inside words like 人工智能.
@@ -185,8 +187,9 @@ def after_failed_answer(ctx: Context, question: str | None = None) -> list[Reply
 
 
 def customer_wrote(session: Session, services: Services, conversation: Conversation, text: str,
-                   button: str | None) -> list[Reply] | None:
-    """The engine's hook for a message in human mode: the bot stays silent, staff see it.
+                   button: str | None, files: Sequence[Attachment] = ()) -> list[Reply] | None:
+    """The engine's hook for a message in human mode: the bot stays silent, staff see it (in the
+    console, and in the staff room's thread with its files).
 
     Returns the replies to send (none while the customer waits or a person owns the chat; a
     confirmation when a waiting customer cancels), or None when no handoff is open after all:
@@ -196,7 +199,10 @@ def customer_wrote(session: Session, services: Services, conversation: Conversat
         if cancel_waiting(session, services, conversation):
             lang = conversation.language or services.settings.default_language
             return [Reply(t("handoff.cancelled", lang), menu_buttons(lang))]
-    return [] if relay_to_staff(session, services, conversation) else None
+    if not relay_to_staff(session, services, conversation):
+        return None
+    relay_customer(session, services, conversation, text, files)
+    return []
 
 
 class HandoffHandler(Handler):

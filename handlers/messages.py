@@ -73,3 +73,20 @@ class Incoming:
     #: An i18n key the channel asks to be answered with instead of a handler's answer (a voice
     #: message it cannot read, a file it could not fetch); stored and sent like any reply.
     notice: str | None = None
+
+
+@dataclass
+class StaffIncoming:
+    """What a staff member wrote in the staff room (or a ``/link`` sent to the bot privately),
+    parsed by the room's channel; handlers/staff_room.py decides what it does."""
+
+    #: The platform user who wrote (linked to a staff account, or ignored).
+    user_id: str
+    #: The room's chat, and the thread in it (None: a private chat with the bot, or no thread).
+    room: str | None
+    thread: str | None
+    #: Where an answer to this staff member goes (an address of the room's outbox channel).
+    reply_to: str
+    text: str = ""
+    files: list[IncomingFile] = field(default_factory=list)
+    message_id: str | None = None

@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from knowledge import KnowledgeRuntime
 
 
+@dataclass(frozen=True)
+class StaffRoom:
+    """A group where staff work besides the console, a thread per customer (handlers/staff_room.py)."""
+
+    #: The outbox channel that carries the room's posts (a channel of the room's platform).
+    channel: str
+    #: The room's id on its platform (the Telegram staff group's chat id).
+    room: str
+    #: Whose user ids link staff accounts (``StaffLink.platform``).
+    platform: str
+
+
 @dataclass
 class Services:
     settings: DeskSettings
@@ -36,3 +48,5 @@ class Services:
     wake_inbox: Callable[[], None] = lambda: None
     #: Channel name -> its platform's handoff session sync (WeCom kf); none unless a channel sets one.
     platform_transfers: dict[str, PlatformTransfer] = field(default_factory=dict)
+    #: The staff room a channel offers (BOT_TELEGRAM_STAFF_CHAT_ID); None: staff work in the console only.
+    staff_room: StaffRoom | None = None

@@ -56,18 +56,19 @@ def enqueue(
                 payload={"buttons": payload["buttons"], "files": payload["files"]},
             )
         )
-        item = OutboxItem(
-            conversation_id=conversation.id,
-            channel=channel,
-            chat_id=chat_id,
-            payload={**payload, SENDER: sender},
-        )
-        session.add(item)
-        session.flush()
-        ids.append(item.id)
-    if ids:
-        notify(session, OUTBOX_CHANNEL)
+        ids.append(enqueue_to(session, channel, chat_id, {**payload, SENDER: sender}, conversation.id))
     return ids
+
+
+def enqueue_to(session: Session, channel: str, chat_id: str, payload: dict[str, Any],
+               conversation_id: int | None = None) -> int:
+    """Queue one row for any chat of a channel, with no transcript line (``enqueue`` writes both;
+    the staff room's posts about a conversation are not part of what the customer reads)."""
+    item = OutboxItem(conversation_id=conversation_id, channel=channel, chat_id=chat_id, payload=payload)
+    session.add(item)
+    session.flush()
+    notify(session, OUTBOX_CHANNEL)
+    return item.id
 
 
 def parts_sent(item: OutboxItem) -> int:

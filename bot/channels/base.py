@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.toolkit import SentParts
-from handlers.messages import Incoming, Reply
+from handlers.messages import Incoming, Reply, StaffIncoming
 
 
 class SendError(Exception):
@@ -61,8 +61,14 @@ class Channel(ABC):
         Raise ``TemporarySendError``, ``PermanentSendError`` or ``DeferredSendError``.
         """
 
-    async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
-        """Turn a recorded delivery (the inbox row's payload) into messages for the engine."""
+    async def send_row(self, chat_id: str, payload: dict[str, Any], sent: SentParts | None = None) -> str | None:
+        """Deliver one outbox row's payload. A customer's channel sends it as the ``Reply`` it is; a
+        channel whose rows carry more than a reply (the staff room's topic changes) reads it all."""
+        return await self.send(chat_id, Reply.from_dict(payload), sent)
+
+    async def parse(self, payload: dict[str, Any]) -> list[Incoming | StaffIncoming]:
+        """Turn a recorded delivery (the inbox row's payload) into messages for the engine (a
+        channel that offers a staff room parses its staff's messages as ``StaffIncoming``)."""
         raise NotImplementedError(f"{type(self).__name__} receives synchronously and records no deliveries")
 
     async def show_typing(self, chat_id: str) -> None:

@@ -33,8 +33,14 @@ def render(item: OutboxItem) -> dict[str, Any]:
     if payload.get("buttons"):
         out["buttons"] = [{"label": b["label"], "payload": b["payload"]} for b in payload["buttons"]]
     if payload.get("files"):
-        out["files"] = [{"name": f["name"], "url": f.get("url")} for f in payload["files"]]
+        out["files"] = [{"name": f["name"], "url": f.get("url") or file_url(item.chat_id, f.get("attachment_id"))}
+                        for f in payload["files"]]
     return out
+
+
+def file_url(session_id: str, attachment_id: int | None) -> str | None:
+    """Where the page fetches a stored file sent to this chat (an agent's photo or document)."""
+    return None if attachment_id is None else f"/api/chat/files/{attachment_id}?session_id={session_id}"
 
 
 class WebChatChannel(Channel):

@@ -3,7 +3,8 @@
 The channel itself (requests into ``Incoming``, outbox rows into JSON) is bot/channels/web.py.
 Replies to a request come back in its response; later messages (notifications, an
 agent's words) wait in the outbox and are handed over, and marked sent, when the
-page polls ``/api/chat/messages``.
+page polls ``/api/chat/messages``; a stored file an agent sent is fetched from
+``/api/chat/files/{id}?session_id=S``.
 """
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
+from bot.web.console.handoff_pages import INLINE_MIME
 from bot.web.limits import INT_MAX
 from domain.handoff import is_agent_typing
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile
-from storage.models import Conversation
+from storage.models import Attachment, Conversation
 
 #: The page makes 32 hex digits from crypto.getRandomValues (128 bits); 32 characters of this alphabet
 #: hold at least that much, and an id with fewer than 6 different characters was not drawn at random.
@@ -96,6 +98,25 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
 def messages(request: Request, session_id: str = Query(...), after: int = Query(0, ge=0, le=INT_MAX)) -> dict[str, Any]:
     require_session_id(session_id)
     return {"messages": _channel(request).since(session_id, after), "typing": _agent_typing(request, session_id)}
+
+
+@router.get("/api/chat/files/{attachment_id}")
+def chat_file(attachment_id: int, request: Request, session_id: str = Query(...)) -> Response:
+    """A stored file sent to this chat (an agent's photo or document): only to the chat's own
+    session id, which is as secret as the conversation itself."""
+    require_session_id(session_id)
+    services = request.app.state.services
+    with services.db.session() as session:
+        found = session.get(Attachment, attachment_id) if attachment_id <= INT_MAX else None
+        conversation = session.get(Conversation, found.conversation_id) if found and found.conversation_id else None
+        if conversation is None or (conversation.channel, conversation.chat_id) != (CHANNEL, session_id):
+            raise HTTPException(404, "no such file in this chat")
+        path, mime, name = services.attachments.path_for(found.sha256), found.mime, found.original_name
+    if not path.exists():
+        raise HTTPException(410, "the file is no longer stored")
+    disposition = "inline" if mime in INLINE_MIME else "attachment"
+    return FileResponse(path, media_type=mime, filename=name or f"file-{attachment_id}",
+                        content_disposition_type=disposition, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _agent_typing(request: Request, session_id: str) -> bool:

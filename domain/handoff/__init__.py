@@ -11,7 +11,7 @@ events.py.
 
 queue.py reads the queue, actions.py changes it, assign.py chooses the agent of automatic
 assignment, idle.py and balance.py are the jobs, figures.py counts;
-steps.py holds the lock, the trail and the idle timer they share; ports.py the typed dependencies.
+topics.py the staff room's thread per customer; steps.py holds the lock, the trail and the idle timer they share; ports.py the typed dependencies.
 """
 from domain.handoff.actions import (
     REASONS,
@@ -35,6 +35,7 @@ from domain.handoff.actions import (
 from domain.handoff.assign import agent_loads, choose_agent
 from domain.handoff.balance import run_balance
 from domain.handoff.events import (
+    HandoffAnswered,
     HandoffChanged,
     HandoffClosed,
     HandoffOpened,
@@ -58,12 +59,14 @@ from domain.handoff.queue import (
     waiting,
 )
 from domain.handoff.steps import BALANCE_JOB, IDLE_JOB, HandoffError
+from domain.handoff.topics import set_thread, topic_by_thread, topic_for, topic_of
 from domain.handoff.typing import agent_typing, is_agent_typing
 
 __all__ = [
     "BALANCE_JOB",
     "IDLE_JOB",
     "REASONS",
+    "HandoffAnswered",
     "HandoffChanged",
     "HandoffClosed",
     "HandoffError",
@@ -103,7 +106,11 @@ __all__ = [
     "run_balance",
     "run_idle",
     "set_on_duty",
+    "set_thread",
     "stats",
+    "topic_by_thread",
+    "topic_for",
+    "topic_of",
     "transfer",
     "waiting",
 ]

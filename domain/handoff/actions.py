@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from domain.handoff.assign import ASSIGNED, choose_agent
 from domain.handoff.events import (
     CloseKind,
+    HandoffAnswered,
     HandoffClosed,
     HandoffOpened,
     HandoffReleased,
@@ -37,7 +38,7 @@ from domain.handoff.steps import (
 )
 from domain.handoff.typing import stop_typing
 from domain.staff import has_role
-from storage.models import CannedReply, Conversation, HandoffNote, HandoffSession, StaffUser, utcnow
+from storage.models import Attachment, CannedReply, Conversation, HandoffNote, HandoffSession, StaffUser, utcnow
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,14 @@ REASONS = ("request", "anger", "repeat_failure", "low_confidence", "complaint")
 
 @dataclass(frozen=True)
 class StaffMessage:
-    """An agent's own words to the customer: no bot wording, no buttons (outbox format)."""
+    """An agent's own words (and stored files) to the customer: no bot wording, no buttons (outbox format)."""
 
     text: str
+    files: tuple[Attachment, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "buttons": [], "files": []}
+        files = [{"name": a.original_name or f"file-{a.id}", "url": None, "attachment_id": a.id} for a in self.files]
+        return {"text": self.text, "buttons": [], "files": files}
 
 
 # -- the customer side ---------------------------------------------------------------------------
@@ -184,20 +187,26 @@ def _take(session: Session, services: HandoffServices, handoff: HandoffSession, 
     return True
 
 
-def reply(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser, text: str) -> int:
-    """Send the agent's words to the customer (transcript + outbox). Returns the outbox id."""
+def reply(session: Session, services: HandoffServices, handoff_id: int, agent: StaffUser, text: str,
+          files: tuple[Attachment, ...] = (), via: str = "console") -> int:
+    """Send the agent's words and stored files to the customer (transcript + outbox), written in
+    ``via`` (the console or the staff room). Returns the outbox id."""
     text = text.strip()
-    if not text:
+    if not text and not files:
         raise HandoffError("empty")
     handoff = lock_handoff(session, handoff_id)
     _may_act(handoff, agent)
     now = utcnow()
-    [outbox_id] = enqueue(session, handoff.conversation, [StaffMessage(text)], sender="staff", staff_id=agent.id)
+    [outbox_id] = enqueue(session, handoff.conversation, [StaffMessage(text, files)], sender="staff",
+                          staff_id=agent.id)
     if handoff.first_response_at is None:
         handoff.first_response_at, handoff.first_responder_id = now, agent.id
     handoff.awaiting_since, handoff.last_agent_at = None, now
     cancel_idle(session, handoff)
     stop_typing(session, handoff.conversation_id)
+    services.events.publish(session, HandoffAnswered(handoff.id, handoff.conversation_id, agent_id=agent.id,
+                                                     agent_name=agent.display_name, text=text,
+                                                     attachment_ids=tuple(a.id for a in files), via=via))
     return outbox_id
 
 

@@ -43,6 +43,19 @@ class HandoffTaken(HandoffChanged):
 
 
 @dataclass(frozen=True)
+class HandoffAnswered(HandoffChanged):
+    """An agent's words (and files) went to the customer; ``via`` names where they wrote them
+    ("console", or the staff room's channel), so that side is not shown them twice."""
+
+    name: ClassVar[str] = "handoff.answered"
+    agent_id: int
+    agent_name: str
+    text: str
+    attachment_ids: tuple[int, ...]
+    via: str
+
+
+@dataclass(frozen=True)
 class HandoffTransferred(HandoffChanged):
     """The owner handed the conversation to another agent."""
 

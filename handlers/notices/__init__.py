@@ -9,11 +9,11 @@ listeners the settings and notifiers they deliver with).
 from __future__ import annotations
 
 from domain.events import EventBus
-from handlers.notices import applications, complaints, handoff, privacy, questions, ratings, webhooks
+from handlers.notices import applications, complaints, handoff, privacy, questions, ratings, staff_room, webhooks
 from handlers.services import Services
 
 #: Modules with a ``subscribe(bus, services)``; a feature adds its own here.
-FEATURES: tuple = (applications, complaints, handoff, ratings, questions, privacy, webhooks)
+FEATURES: tuple = (applications, complaints, handoff, ratings, questions, privacy, staff_room, webhooks)
 
 
 def build_bus(services: Services) -> EventBus:

@@ -7,13 +7,42 @@ from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
 from .privacy import CustomerDataRequest, ErasureRequest
 from .security import LimitCounter
+from .staff_room import StaffLink, StaffTopic
 from .webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "Application", "ApplicationExtension", "ApplicationItem", "ApplicationTransition", "FileAccess",
-    "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
-    "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
-    "Complaint", "ComplaintEvent", "Rating",
-    "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
-    "LimitCounter", "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest", "ErasureRequest",
+    "ApiToken",
+    "Application",
+    "ApplicationExtension",
+    "ApplicationItem",
+    "ApplicationTransition",
+    "Attachment",
+    "Base",
+    "CannedReply",
+    "Complaint",
+    "ComplaintEvent",
+    "Conversation",
+    "Customer",
+    "CustomerDataRequest",
+    "ErasureRequest",
+    "FileAccess",
+    "HandoffEvent",
+    "HandoffNote",
+    "HandoffSession",
+    "InboxItem",
+    "JSONType",
+    "Job",
+    "KeyValue",
+    "KnowledgeQuestion",
+    "LimitCounter",
+    "Message",
+    "OutboxItem",
+    "Rating",
+    "StaffLink",
+    "StaffTopic",
+    "StaffUser",
+    "UTCDateTime",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "utcnow",
 ]

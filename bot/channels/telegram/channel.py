@@ -8,7 +8,6 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Message
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.request import BaseRequest, HTTPXRequest
@@ -19,12 +18,13 @@ from bot.channels.telegram.files import send_document
 from bot.channels.telegram.parse import parse_update
 from bot.channels.telegram.polling import POLL_TIMEOUT, Poller
 from bot.channels.telegram.render import BUTTONS_ONLY, Keyboards, render_text
+from bot.channels.telegram.staff import StaffRoomChannel
 from bot.channels.telegram.webhook import webhook_router
 from bot.channels.toolkit import SentParts
 from bot.config import Settings
 from bot.workers import cancel_and_wait
-from handlers.messages import FileRef, Incoming, Reply
-from handlers.services import Services
+from handlers.messages import Incoming, Reply, StaffIncoming
+from handlers.services import Services, StaffRoom
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,15 @@ class TelegramChannel(Channel):
     async def poll_once(self, timeout: int = 0) -> int:
         return await self.poller.poll_once(timeout)
 
-    async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
-        return await parse_update(payload, self.bot, self.keyboards, self.services.attachments)
+    async def parse(self, payload: dict[str, Any]) -> list[Incoming | StaffIncoming]:
+        staff_chat = self.settings.telegram_staff_chat_id
+        return await parse_update(payload, self.bot, self.keyboards, self.services.attachments,
+                                  None if staff_chat is None else str(staff_chat))
 
-    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None) -> str | None:
+    async def send(self, chat_id: str, reply: Reply, sent: SentParts | None = None,
+                   thread: int | None = None) -> str | None:
         """Text pieces first, then stored files as documents; the buttons ride on the last message.
+        ``thread``: into that forum topic of a group (the staff room's).
 
         A reply of several messages goes on from ``sent.done`` (the outbox row's memory), so a
         retry after a 429 or an outage never repeats what the customer already has.
@@ -85,10 +89,11 @@ class TelegramChannel(Channel):
             try:
                 if index < len(texts):
                     message = await self.bot.send_message(chat_id, texts[index], parse_mode=ParseMode.HTML,
-                                                          reply_markup=markup if last else None)
+                                                          reply_markup=markup if last else None,
+                                                          message_thread_id=thread)
                 else:
-                    message = await self._send_document(chat_id, documents[index - len(texts)],
-                                                        markup if last else None)
+                    message = await send_document(self.bot, self.services.db, self.services.attachments, chat_id,
+                                                  documents[index - len(texts)], markup if last else None, thread)
             except TelegramError as exc:
                 raise send_error(exc) from exc
             message_id = str(message.message_id)
@@ -103,9 +108,6 @@ class TelegramChannel(Channel):
         except TelegramError as exc:
             log.warning("chat=%s typing not shown: %s", chat_id, exc)
 
-    async def _send_document(self, chat_id: str, ref: FileRef, markup: Any) -> Message:
-        return await send_document(self.bot, self.services.db, self.services.attachments, chat_id, ref, markup)
-
 
 def telegram_configured(settings: Settings) -> bool:
     """On when a mode is chosen and BOT_TELEGRAM_TOKEN is given."""
@@ -113,4 +115,21 @@ def telegram_configured(settings: Settings) -> bool:
 
 
 def build_telegram_channels(settings: Settings, services: Services) -> dict[str, Channel]:
-    return {CHANNEL: TelegramChannel(settings, services)}
+    """The customers' channel, and with BOT_TELEGRAM_STAFF_CHAT_ID the staff room's beside it."""
+    telegram = TelegramChannel(settings, services)
+    channels: dict[str, Channel] = {CHANNEL: telegram}
+    room = staff_room(telegram)
+    if room is not None:
+        channels[room.name] = room
+    return channels
+
+
+def staff_room(telegram: TelegramChannel) -> StaffRoomChannel | None:
+    """With BOT_TELEGRAM_STAFF_CHAT_ID: the staff room's channel over the customers' bot, named
+    in the services so the handoff's listeners post there."""
+    chat = telegram.settings.telegram_staff_chat_id
+    if chat is None:
+        return None
+    room = StaffRoomChannel(telegram.bot, str(chat), telegram.send, telegram.services.db)
+    telegram.services.staff_room = StaffRoom(room.name, str(chat), CHANNEL)
+    return room

@@ -56,6 +56,7 @@ def _attachment_bytes(db: Database, attachments: AttachmentStore, ref: FileRef) 
 
 
 async def send_document(bot: Bot, db: Database, attachments: AttachmentStore, chat_id: str, ref: FileRef,
-                        markup: Any) -> Message:
+                        markup: Any, thread: int | None = None) -> Message:
     data, name = await asyncio.to_thread(_attachment_bytes, db, attachments, ref)
-    return await bot.send_document(chat_id, InputFile(data, filename=name), reply_markup=markup)
+    return await bot.send_document(chat_id, InputFile(data, filename=name), reply_markup=markup,
+                                   message_thread_id=thread)

@@ -1,18 +1,19 @@
-"""Recorded updates as ``Incoming`` messages: private messages and button presses, nothing else."""
+"""Recorded updates as ``Incoming`` messages: private messages and button presses; with a staff
+room, the staff group's messages and ``/link`` commands as ``StaffIncoming``. Nothing else."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from typing import Any
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import Bot, CallbackQuery, Message, Update
 from telegram.error import TelegramError
 
 from bot.channels.base import UnparseableDelivery
 from bot.channels.telegram.api import CHANNEL
 from bot.channels.telegram.files import download_files
 from bot.channels.telegram.render import Keyboards
-from handlers.messages import Incoming
+from handlers.messages import Incoming, StaffIncoming
 from storage.attachments import AttachmentStore
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,46 @@ def _update_of(payload: dict[str, Any], bot: Bot) -> Update:
     return update
 
 
-async def parse_update(payload: dict[str, Any], bot: Bot, keyboards: Keyboards,
-                       attachments: AttachmentStore) -> list[Incoming]:
+def chat_address(chat_id: int | str, thread: int | str | None = None) -> str:
+    """How the staff room's channel addresses a chat (and a topic in it) for a direct answer."""
+    return f"chat:{chat_id}" if thread is None else f"chat:{chat_id}:{thread}"
+
+
+def is_link_command(text: str | None) -> bool:
+    return bool(text) and text.split(maxsplit=1)[0].split("@", 1)[0].lower() == "/link"
+
+
+async def _parse_staff(message: Message, bot: Bot, attachments: AttachmentStore) -> list[StaffIncoming]:
+    """A person's message in the staff group (what it means is handlers/staff_room.py's business),
+    or a ``/link`` in a private chat; the bots' own and service messages give nothing."""
+    user = message.from_user
+    if user is None or user.is_bot:
+        return []
+    private = message.chat.type == "private"
+    thread = message.message_thread_id if message.is_topic_message else None
+    return [StaffIncoming(
+        user_id=str(user.id),
+        room=None if private else str(message.chat.id),
+        thread=None if thread is None else str(thread),
+        reply_to=chat_address(message.chat.id, thread),
+        text=message.text or message.caption or "",
+        files=[] if private else await download_files(bot, message, attachments.max_bytes),
+        message_id=str(message.message_id),
+    )]
+
+
+async def parse_update(payload: dict[str, Any], bot: Bot, keyboards: Keyboards, attachments: AttachmentStore,
+                       staff_chat: str | None = None) -> list[Incoming | StaffIncoming]:
     """A recorded update as messages for the engine; kinds not asked for (edits, channel posts,
-    group chats) give nothing. Files are downloaded here, so a retry downloads again."""
+    group chats other than the staff group) give nothing. Files are downloaded here, so a retry
+    downloads again."""
     update = _update_of(payload, bot)
     if update.callback_query is not None:
-        return await _parse_press(update.callback_query, keyboards)
+        return list(await _parse_press(update.callback_query, keyboards))
     message = update.message
+    if message is not None and staff_chat is not None and (
+            str(message.chat.id) == staff_chat or (message.chat.type == "private" and is_link_command(message.text))):
+        return list(await _parse_staff(message, bot, attachments))
     if message is None or message.chat.type != "private" or message.from_user is None:
         log.debug("telegram update %s ignored (not a private message)", update.update_id)
         return []

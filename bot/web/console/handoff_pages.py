@@ -142,13 +142,16 @@ def toggle_duty(request: Request, on: str = Form(...), user: StaffUser = Depends
 def _transcript_item(m: Message, staff: dict[int, StaffUser], files: dict[int, Attachment],
                      zone: tzinfo) -> dict[str, Any]:
     payload = m.payload or {}
+    # the customer's files, and the stored files an agent sent (from the console or the staff room)
+    shown = payload.get("attachments", []) + [f["attachment_id"] for f in payload.get("files", [])
+                                              if f.get("attachment_id")]
     return {"id": m.id, "sender": m.sender, "text": m.text, "button": m.button,
             "at": m.created_at.astimezone(zone).strftime("%m-%d %H:%M"),
             "staff": staff[m.staff_id].display_name if m.staff_id in staff else None,
             "buttons": [b["label"] for b in payload.get("buttons", [])],
             "files": [{"name": files[i].original_name or files[i].mime,
                        "url": f"/console/conversations/{m.conversation_id}/attachments/{i}"}
-                      for i in payload.get("attachments", []) if i in files]}
+                      for i in shown if i in files]}
 
 
 def _messages(request: Request, session: Session, conversation_id: int, after: int = 0,

@@ -1,5 +1,6 @@
 """Staff accounts in the console: administrators add, disable, unlock and reset accounts;
-everyone changes their own password (which ends their other sessions)."""
+everyone changes their own password (which ends their other sessions) and, with a Telegram staff
+group, gets the one-time code that links their Telegram account (``/link CODE``)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -11,8 +12,18 @@ from bot.auth import DB_SESSION
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
-from domain.staff import ROLES, StaffError, add_staff, change_role, end_sessions, hash_password, verify_password
-from storage.models import StaffUser
+from domain.staff import (
+    LINK_CODE_TTL,
+    ROLES,
+    StaffError,
+    add_staff,
+    change_role,
+    create_link_code,
+    end_sessions,
+    hash_password,
+    verify_password,
+)
+from storage.models import StaffLink, StaffUser
 
 router = APIRouter(prefix="/console")
 ADMIN = require_staff("admin")
@@ -96,9 +107,30 @@ def staff_reset_password(staff_id: int, request: Request, password: str = Form(.
     return done("/console/staff")
 
 
+def _account(request: Request, session: Session, user: StaffUser, **context: object) -> dict[str, object]:
+    """The own-account page's context: the password form, and with a staff room the Telegram link."""
+    room = request.app.state.services.staff_room
+    linked = None if room is None else session.scalar(select(StaffLink.platform_user_id).where(
+        StaffLink.platform == room.platform, StaffLink.staff_id == user.id))
+    return {"error": None, "changed": None, "room": room, "linked": linked, "link_code": None,
+            "code_minutes": int(LINK_CODE_TTL.total_seconds() // 60), **context}
+
+
 @router.get("/password", response_class=HTMLResponse)
-def password_page(request: Request, user: StaffUser = Depends(require_staff())) -> HTMLResponse:
-    return render(request, "console/password.html", {"error": None, "changed": request.query_params.get("changed")})
+def password_page(request: Request, user: StaffUser = Depends(require_staff()),
+                  session: Session = DB_SESSION) -> HTMLResponse:
+    return render(request, "console/password.html",
+                  _account(request, session, user, changed=request.query_params.get("changed")))
+
+
+@router.post("/link-code", dependencies=[Depends(verify_csrf)])
+def link_code(request: Request, user: StaffUser = Depends(require_staff()),
+              session: Session = DB_SESSION) -> HTMLResponse:
+    """A one-time code for ``/link CODE`` in Telegram (the staff group or a private chat with the bot)."""
+    if request.app.state.services.staff_room is None:
+        raise HTTPException(404, "no staff room is set up (BOT_TELEGRAM_STAFF_CHAT_ID)")
+    return render(request, "console/password.html", _account(request, session, user,
+                                                              link_code=create_link_code(session, user)))
 
 
 @router.post("/password", dependencies=[Depends(verify_csrf)])
@@ -114,7 +146,8 @@ def change_password(request: Request, current: str = Form(...), new: str = Form(
     elif new == current:
         error = "console.password.error.same"
     if error:
-        return render(request, "console/password.html", {"error": error, "changed": None}, status_code=400)
+        return render(request, "console/password.html", _account(request, session, user, error=error),
+                      status_code=400)
     user.password_hash = hash_password(new)
     end_sessions(user)
     session.flush()

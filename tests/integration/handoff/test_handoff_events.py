@@ -9,6 +9,7 @@ from sqlalchemy import select
 from domain import handoff
 from domain.events import EventBus
 from domain.handoff import (
+    HandoffAnswered,
     HandoffChanged,
     HandoffClosed,
     HandoffOpened,
@@ -55,12 +56,13 @@ def test_each_change_publishes_its_event_inside_the_transaction(rt):
         handoff.release(s, rt.services, h.id, s.get(type(bob), bob.id))
         handoff.close(s, rt.services, h.id, s.get(type(bob), bob.id))
     events = [event for event, _status in seen]
-    assert [type(e) for e in events] == [HandoffOpened, HandoffTaken, HandoffTransferred, HandoffReleased,
-                                         HandoffClosed]
-    assert [e.name for e in events] == ["handoff.opened", "handoff.taken", "handoff.transferred",
+    assert [type(e) for e in events] == [HandoffOpened, HandoffTaken, HandoffAnswered, HandoffTransferred,
+                                         HandoffReleased, HandoffClosed]
+    assert [e.name for e in events] == ["handoff.opened", "handoff.taken", "handoff.answered", "handoff.transferred",
                                         "handoff.released", "handoff.closed"]
-    assert [status for _event, status in seen] == ["waiting", "active", "active", "waiting", "closed"]
-    opened, taken, moved, released, closed = events
+    assert [status for _event, status in seen] == ["waiting", "active", "active", "active", "waiting", "closed"]
+    opened, taken, answered, moved, released, closed = events
+    assert (answered.agent_id, answered.text, answered.attachment_ids, answered.via) == (alice.id, "您好", (), "console")
     assert (opened.reason, opened.after_hours) == ("request", False)
     assert (taken.agent_id, taken.agent_name) == (alice.id, "Alice")
     assert (moved.from_agent_id, moved.to_agent_id, moved.to_agent_name) == (alice.id, bob.id, "Bob")

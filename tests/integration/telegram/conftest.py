@@ -13,16 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_bot_api import BASE_URL, SECRET, TOKEN, FakeBotApi, FakeRequest
+from fake_bot_api import BASE_URL, SECRET, STAFF_CHAT_ID, TOKEN, FakeBotApi, FakeRequest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import update
 
 from bot.app import Runtime
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import TelegramChannel, staff_room
 from bot.config import Settings
 from bot.web.app import create_app
 from storage.models import InboxItem, OutboxItem, utcnow
+from tests.testbot import build_runtime
 
 
 def telegram_settings(settings: Settings, mode: str = "webhook") -> Settings:
@@ -86,12 +87,16 @@ def api() -> FakeBotApi:
     return FakeBotApi()
 
 
-async def _harness(settings: Settings, api: FakeBotApi, mode: str) -> AsyncIterator[Harness]:
+async def _harness(settings: Settings, api: FakeBotApi, mode: str, stand_in: bool = False) -> AsyncIterator[Harness]:
+    """``stand_in``: the TestBot's small knowledge (tests/testbot.py) instead of the real models."""
     settings = telegram_settings(settings, mode)
-    runtime = Runtime.build(settings, channels={})
+    runtime = build_runtime(settings) if stand_in else Runtime.build(settings, channels={})
     channel = TelegramChannel(settings, runtime.services, request=FakeRequest(api),
                               get_updates_request=FakeRequest(api))
     runtime.channels["telegram"] = channel  # the same dict the inbox worker and outbox sender read
+    room = staff_room(channel)
+    if room is not None:
+        runtime.channels[room.name] = room
     app = create_app(runtime, start_workers=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot.test") as client:
         yield Harness(api, runtime, channel, app, client)
@@ -110,4 +115,13 @@ async def tg(settings: Settings, api: FakeBotApi) -> AsyncIterator[Harness]:
 async def tg_polling(settings: Settings, api: FakeBotApi) -> AsyncIterator[Harness]:
     """Polling mode, on SQLite and on PostgreSQL."""
     async for harness in _harness(settings, api, "polling"):
+        yield harness
+
+
+@pytest.fixture
+async def tg_staff(settings: Settings, api: FakeBotApi) -> AsyncIterator[Harness]:
+    """Webhook mode with the staff group (BOT_TELEGRAM_STAFF_CHAT_ID), staff always at work and the
+    stand-in knowledge; on SQLite and on PostgreSQL."""
+    staffed = settings.model_copy(update={"telegram_staff_chat_id": STAFF_CHAT_ID, "handoff_hours": "always"})
+    async for harness in _harness(staffed, api, "webhook", stand_in=True):
         yield harness

@@ -28,6 +28,11 @@ FILE_URL = "http://bot-api.test/file/bot"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Service desk", "username": "desk_test_bot",
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
 DATE = 1767225600
+#: The staff supergroup (topics enabled, the bot an admin): its chat, as Telegram describes it.
+STAFF_CHAT_ID = -1001234567890
+STAFF_CHAT = {"id": STAFF_CHAT_ID, "type": "supergroup", "title": "Desk staff", "is_forum": True}
+#: The colour Telegram gives a topic created without one (one of the six allowed).
+TOPIC_COLOR = 7322096
 
 _ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
                  "tg-spoiler", "span", "blockquote"}
@@ -108,6 +113,8 @@ class FakeBotApi:
     webhook: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     answered_queries: list[str] = field(default_factory=list)
+    #: Forum topics of the staff group by message_thread_id: {"name", "closed"}.
+    topics: dict[int, dict[str, Any]] = field(default_factory=dict)
     _message_id: int = 500
     _update_id: int = 7000
     _arrived: asyncio.Event | None = None
@@ -139,12 +146,33 @@ class FakeBotApi:
     def text_update(self, text: str, chat_id: int = 42, **kw: Any) -> dict[str, Any]:
         return self.update(message=self.message(chat_id, text=text, **kw))
 
-    def photo_update(self, data: bytes, chat_id: int = 42, **extra: Any) -> dict[str, Any]:
+    def photo_sizes(self, data: bytes) -> list[dict[str, Any]]:
         small = self.add_file(data[:64], "photos/small.jpg")
         big = self.add_file(data, f"photos/file_{len(self.files)}.jpg")
-        sizes = [{"file_id": small, "file_unique_id": "u" + small, "width": 90, "height": 60, "file_size": 64},
-                 {"file_id": big, "file_unique_id": "u" + big, "width": 1280, "height": 853, "file_size": len(data)}]
-        return self.update(message=self.message(chat_id, photo=sizes, **extra))
+        return [{"file_id": small, "file_unique_id": "u" + small, "width": 90, "height": 60, "file_size": 64},
+                {"file_id": big, "file_unique_id": "u" + big, "width": 1280, "height": 853, "file_size": len(data)}]
+
+    def photo_update(self, data: bytes, chat_id: int = 42, **extra: Any) -> dict[str, Any]:
+        return self.update(message=self.message(chat_id, photo=self.photo_sizes(data), **extra))
+
+    def staff_update(self, user_id: int, thread: int | None, first_name: str = "Wang", **content: Any) -> dict[str, Any]:
+        """A person's message in the staff group: in topic ``thread`` (None: the General topic),
+        shaped as Telegram sends it (a topic message replies to the topic's creation message)."""
+        self._message_id += 1
+        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "zh-hans"}
+        message: dict[str, Any] = {"message_id": self._message_id, "date": DATE, "chat": STAFF_CHAT, "from": user,
+                                   **content}
+        if thread is not None:
+            created = {"message_id": thread, "date": DATE, "chat": STAFF_CHAT, "from": BOT_USER,
+                       "message_thread_id": thread, "is_topic_message": True,
+                       "forum_topic_created": {"name": self.topics[thread]["name"], "icon_color": TOPIC_COLOR}}
+            message |= {"message_thread_id": thread, "is_topic_message": True, "reply_to_message": created}
+        return self.update(message=message)
+
+    def topic_texts(self, thread: int) -> list[str]:
+        """What the staff group shows in topic ``thread``, in order (documents as their file name)."""
+        return [m["text"] if "text" in m else m["document"][0] for m in self.sent
+                if m["chat_id"] == str(STAFF_CHAT_ID) and m.get("message_thread_id") == thread]
 
     def document_update(self, data: bytes, name: str, mime: str, chat_id: int = 42,
                         file_size: int | None = None) -> dict[str, Any]:
@@ -251,6 +279,45 @@ class FakeBotApi:
             raise EntityError("chat_id is empty")
         return True
 
+    def _topic(self, params: dict[str, Any]) -> dict[str, Any]:
+        if int(params["chat_id"]) != STAFF_CHAT_ID:
+            raise EntityError("the chat is not a forum")
+        topic = self.topics.get(int(params["message_thread_id"]))
+        if topic is None:
+            raise EntityError("message thread not found")
+        return topic
+
+    def _createForumTopic(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
+        """A ForumTopic; its id is that of the service message that opens it, as in Telegram."""
+        if int(params["chat_id"]) != STAFF_CHAT_ID:
+            raise EntityError("the chat is not a forum")
+        name = str(params["name"])
+        if not 1 <= len(name) <= 128:
+            raise EntityError("TOPIC_TITLE_EMPTY" if not name else "topic name is too long")
+        self._message_id += 1
+        self.topics[self._message_id] = {"name": name, "closed": False}
+        return {"message_thread_id": self._message_id, "name": name, "icon_color": TOPIC_COLOR}
+
+    def _set_closed(self, params: dict[str, Any], closed: bool) -> bool:
+        topic = self._topic(params)
+        if topic["closed"] == closed:
+            raise EntityError("TOPIC_NOT_MODIFIED")
+        topic["closed"] = closed
+        return True
+
+    def _closeForumTopic(self, params: dict[str, Any], files: Any) -> bool:
+        return self._set_closed(params, True)
+
+    def _reopenForumTopic(self, params: dict[str, Any], files: Any) -> bool:
+        return self._set_closed(params, False)
+
+    def _editForumTopic(self, params: dict[str, Any], files: Any) -> bool:
+        topic = self._topic(params)
+        if params.get("name") in (None, topic["name"]):
+            raise EntityError("TOPIC_NOT_MODIFIED")
+        topic["name"] = str(params["name"])
+        return True
+
     def _getFile(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
         file_id = params["file_id"]
         if file_id not in self.files:
@@ -268,23 +335,31 @@ class FakeBotApi:
         markup = _json(params.get("reply_markup"))
         _check_markup(markup)
         record = {"chat_id": str(params["chat_id"]), "text": text, "html": raw, "reply_markup": markup}
-        return self._accept(record, text=text)
+        return self._accept(record, params, text=text)
 
     def _sendDocument(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
         name, data = files["document"]
         markup = _json(params.get("reply_markup"))
         _check_markup(markup)
         record = {"chat_id": str(params["chat_id"]), "document": (name, data), "reply_markup": markup}
-        return self._accept(record, document={"file_id": "D1", "file_unique_id": "uD1", "file_name": name,
+        return self._accept(record, params, document={"file_id": "D1", "file_unique_id": "uD1", "file_name": name,
                                               "file_size": len(data)})
 
-    def _accept(self, record: dict[str, Any], **content: Any) -> dict[str, Any]:
+    def _accept(self, record: dict[str, Any], params: dict[str, Any], **content: Any) -> dict[str, Any]:
+        """Record a message the bot sent; in the staff group, into the topic named (or General)."""
+        chat_id = int(record["chat_id"])
+        chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": "Li"}
+        if chat_id == STAFF_CHAT_ID:
+            chat = STAFF_CHAT
+            if params.get("message_thread_id") is not None:
+                thread = int(params["message_thread_id"])
+                self._topic({"chat_id": chat_id, "message_thread_id": thread})
+                record["message_thread_id"] = thread
+                content |= {"message_thread_id": thread, "is_topic_message": True}
         self._message_id += 1
         record["message_id"] = self._message_id
         self.sent.append(record)
-        chat_id = int(record["chat_id"])
-        return {"message_id": self._message_id, "date": DATE, "from": BOT_USER,
-                "chat": {"id": chat_id, "type": "private", "first_name": "Li"}, **content}
+        return {"message_id": self._message_id, "date": DATE, "from": BOT_USER, "chat": chat, **content}
 
 
 def _json(value: Any) -> Any:
