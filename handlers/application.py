@@ -11,7 +11,7 @@ import re
 
 from domain import applications as apps
 from domain.catalogue import FILE_KINDS, Material, Service
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
 from storage.models import Application, Attachment
@@ -387,7 +387,8 @@ class ApplicationHandler(Handler):
     # -- corrections (补正) -------------------------------------------------------------------------
 
     def _own(self, ctx: Context, app_id: str) -> Application | None:
-        app = ctx.session.get(Application, int(app_id)) if app_id.isdigit() else None
+        number = row_id(app_id)
+        app = ctx.session.get(Application, number) if number is not None else None
         if app is None or app.reference is None:
             return None
         return apps.owned_by(ctx.session, ctx.customer, app.reference, lock=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from domain import questions
 from handlers.application import match_service
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
 from handlers.i18n import detect_language
@@ -112,7 +112,8 @@ class FaqHandler(Handler):
         return None
 
     def _own_question(self, ctx: Context, qid: str) -> KnowledgeQuestion | None:
-        q = ctx.session.get(KnowledgeQuestion, int(qid)) if qid.isdigit() else None
+        number = row_id(qid)
+        q = ctx.session.get(KnowledgeQuestion, number) if number is not None else None
         return q if q is not None and q.conversation_id == ctx.conversation.id else None
 
     def _answer(self, ctx: Context, entry_id: str, question_id: int | None = None) -> list[Reply]:

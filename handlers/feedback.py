@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from domain import ratings
 from domain.settings import DeskSettings
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.services import Services
@@ -98,7 +98,7 @@ class FeedbackHandler(Handler):
         if action == "rate":
             return self._rate_menu(ctx)
         if action == "faq" and len(parts) == 5 and parts[2] in ("up", "down") and parts[4]:
-            log_id = int(parts[3]) if parts[3].isdigit() else None
+            log_id = row_id(parts[3])
             return self._vote(ctx, parts[4], parts[2] == "up", log_id)
         if action == "score" and len(parts) == 4 and parts[2].isdigit():
             return self._score(ctx, int(parts[2]), parts[3])

@@ -8,9 +8,9 @@ from collections import defaultdict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storage.models.base import INT_MAX  # every integer input is bounded by what an integer column holds
 
-#: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
-INT_MAX = 2_147_483_647
+__all__ = ["INT_MAX", "BodySizeLimit", "RateLimiter"]
 
 
 class BodyTooLarge(Exception):

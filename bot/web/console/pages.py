@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.api_schema import PathId
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
     LANG_COOKIE,
@@ -133,7 +134,7 @@ def outbox_page(request: Request, user: StaffUser = Depends(require_staff("super
 
 
 @router.post("/outbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
-def outbox_retry(item_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+def outbox_retry(item_id: PathId, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
                  session: Session = DB_SESSION) -> Response:
     retry_failed(session, item_id)
     return RedirectResponse("/console/outbox", status_code=303)
