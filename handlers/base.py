@@ -75,9 +75,10 @@ class Handler:
 
 
 def row_id(text: str) -> int | None:
-    """The row id a button payload names, or None for anything that is not one (a huge number
-    from a forged button names no row: an ``integer`` column cannot hold it)."""
-    return int(text) if text.isdigit() and len(text) <= 10 and int(text) <= INT_MAX else None
+    """The row id a button payload names, or None for anything that is not one: a huge number from a
+    forged button names no row (an ``integer`` column cannot hold it), and "²" or "٣" are digits to
+    ``str.isdigit`` but no id."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= INT_MAX else None
 
 
 def menu_buttons(lang: str) -> list[Button]:
