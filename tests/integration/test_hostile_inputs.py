@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -26,6 +27,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.config import load_settings
 from bot.web.app import create_app
 from domain.staff import add_staff, create_api_token
+from storage.db import Database
 from storage.models import Conversation, InboxItem, Message
 from tests.console_helpers import console_login, csrf_of
 from tests.integration.telegram.fake_bot_api import SECRET as TG_SECRET
@@ -380,7 +382,7 @@ class Desk:
     tokens: dict[str, str]
 
     @property
-    def db(self):  # noqa: ANN201
+    def db(self) -> Database:
         return self.runtime.services.db
 
     def settle(self) -> None:
@@ -421,7 +423,7 @@ def desk(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     fake_wecom.stop()
 
 
-def _send(desk: Desk, case: Case):  # noqa: ANN202
+def _send(desk: Desk, case: Case) -> httpx2.Response:
     kwargs = {**case.kwargs, "headers": dict(case.kwargs.get("headers", {}))}
     client = desk.console if case.as_ == "console" else desk.client
     if case.as_ in desk.tokens:
