@@ -1,5 +1,5 @@
 """What every REST route (``/api/v1``) shares in its OpenAPI description: the error body and the
-status codes that answer with it; and the typed inputs (ids, times, path keys, periods) a request
+status codes that answer with it; and the typed inputs (ids, times, path keys) a request
 must fit, which the console's routes use too."""
 from __future__ import annotations
 
@@ -48,8 +48,6 @@ def _iso_only(value: object) -> object:
 
 #: A moment in an ISO 8601 (RFC 3339) text with its zone; a naive or numeric time answers 422.
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
-#: The longest period, in days, a page or a figure covers (ten years).
-MAX_DAYS = 3660
 #: A row id: what a PostgreSQL ``integer`` column holds.
 RowId = Annotated[int, Field(ge=1, le=INT_MAX)]
 #: The path key of an application (reference number) or a complaint (ticket number).

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.api_schema import MAX_DAYS
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from domain import complaints, ratings
@@ -97,7 +96,7 @@ def complaint_action(ticket: str, request: Request, action: str = Form(...), com
 
 
 @router.get("/ratings", response_class=HTMLResponse)
-def ratings_page(request: Request, days: int = Query(30, ge=1, le=MAX_DAYS), user: StaffUser = Depends(require_staff("supervisor",
+def ratings_page(request: Request, days: int = 30, user: StaffUser = Depends(require_staff("supervisor",
                                                                                            "content_manager")),
                  session: Session = DB_SESSION) -> HTMLResponse:
     days = min(max(days, 1), 366)

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.api_schema import MAX_DAYS
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff
 from domain import applications, complaints, handoff, ratings
@@ -149,7 +148,7 @@ def hbars(title: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, days: int = Query(7, ge=1, le=MAX_DAYS), user: StaffUser = Depends(SUPERVISOR),
+def dashboard(request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
               session: Session = DB_SESSION) -> HTMLResponse:
     since, until = period(days)
     lang = console_lang(request)
@@ -183,7 +182,7 @@ def dashboard(request: Request, days: int = Query(7, ge=1, le=MAX_DAYS), user: S
 
 
 @router.get("/{provider}/{part}.csv")
-def export(provider: str, part: str, request: Request, days: int = Query(7, ge=1, le=MAX_DAYS), user: StaffUser = Depends(SUPERVISOR),
+def export(provider: str, part: str, request: Request, days: int = 7, user: StaffUser = Depends(SUPERVISOR),
            session: Session = DB_SESSION) -> Response:
     functions = dict(STAT_PROVIDERS)
     if provider not in functions:

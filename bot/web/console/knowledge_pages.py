@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.api_schema import MAX_DAYS
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
@@ -164,7 +163,7 @@ def entry_page(entry_id: str, request: Request, user: StaffUser = Depends(READ))
 
 
 @router.get("/unanswered", response_class=HTMLResponse)
-def unanswered_page(request: Request, days: int = Query(30, ge=1, le=MAX_DAYS), user: StaffUser = Depends(READ),
+def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(READ),
                     session: Session = DB_SESSION) -> HTMLResponse:
     since = utcnow() - timedelta(days=max(1, min(days, 365)))
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
