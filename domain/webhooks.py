@@ -50,10 +50,17 @@ def _event_types(raw: list[str] | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[": an IPv6 bracket never closed
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def add_subscription(session: Session, url: str, secret: str, events: list[str] | None = None) -> WebhookSubscription:
     """Subscribe ``url`` to ``events`` (none given: every type); the secret signs each request."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not _is_http_url(url.strip()):
         raise WebhookError(f"not an http(s) URL: {url!r}")
     if len(secret) < MIN_SECRET:
         raise WebhookError(f"the secret needs at least {MIN_SECRET} characters")

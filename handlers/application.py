@@ -11,11 +11,10 @@ import re
 
 from domain import applications as apps
 from domain.catalogue import FILE_KINDS, Material, Service
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
 from storage.models import Application, Attachment
-from storage.repositories import row_id
 
 COLLECT, CONFIRM, CHOOSE, FIX = "application:collect", "application:confirm", "application:choose", "application:fix"
 #: Saying one wants to apply: explicit words (enough on their own) and plain wishes (need a service name).
@@ -388,7 +387,8 @@ class ApplicationHandler(Handler):
     # -- corrections (补正) -------------------------------------------------------------------------
 
     def _own(self, ctx: Context, app_id: str) -> Application | None:
-        app = ctx.session.get(Application, key) if (key := row_id(app_id)) else None
+        number = row_id(app_id)
+        app = ctx.session.get(Application, number) if number is not None else None
         if app is None or app.reference is None:
             return None
         return apps.owned_by(ctx.session, ctx.customer, app.reference, lock=True)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers.i18n import t
 from handlers.messages import Button, Incoming, Reply
+from storage.models.base import INT_MAX
 
 if TYPE_CHECKING:
     from handlers.services import Services
@@ -92,6 +93,13 @@ class Handler:
 
     def on_intent(self, ctx: Context) -> list[Reply] | None:
         return None
+
+
+def row_id(text: str) -> int | None:
+    """The row id a button payload names, or None for anything that is not one: a huge number from a
+    forged button names no row (an ``integer`` column cannot hold it), and "²" or "٣" are digits to
+    ``str.isdigit`` but no id."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= INT_MAX else None
 
 
 def menu_buttons(lang: str) -> list[Button]:

@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain import applications, complaints
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.handoff import request_handoff
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from storage.models import Complaint, ComplaintEvent, Customer
-from storage.repositories import row_id
 
 #: "I want to complain" said outright: starts a complaint whatever follows.
 _WANT = re.compile(

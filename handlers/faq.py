@@ -14,14 +14,13 @@ from typing import Any
 
 from domain import questions
 from handlers.application import match_service
-from handlers.base import Context, Handler, Peek, menu_buttons
+from handlers.base import Context, Handler, Peek, menu_buttons, row_id
 from handlers.feedback import faq_feedback_buttons
 from handlers.handoff import after_failed_answer, request_handoff
 from handlers.i18n import detect_language
 from handlers.messages import Button, Reply
 from knowledge import Answer, text_has_question
 from storage.models import KnowledgeQuestion
-from storage.repositories import row_id
 
 #: Telegram limits callback data to 64 bytes; longer payloads are not offered as buttons.
 MAX_PAYLOAD = 64
@@ -145,7 +144,8 @@ class FaqHandler(Handler):
         return None
 
     def _own_question(self, ctx: Context, qid: str) -> KnowledgeQuestion | None:
-        q = ctx.session.get(KnowledgeQuestion, key) if (key := row_id(qid)) else None
+        number = row_id(qid)
+        q = ctx.session.get(KnowledgeQuestion, number) if number is not None else None
         return q if q is not None and q.conversation_id == ctx.conversation.id else None
 
     def _answer(self, ctx: Context, entry_id: str, question_id: int | None = None) -> list[Reply]:

@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from domain import ratings
 from domain.settings import DeskSettings
-from handlers.base import Context, Handler, menu_buttons
+from handlers.base import Context, Handler, menu_buttons, row_id
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.services import Services
 from storage.models import Conversation, Rating
 from storage.outbox import enqueue
-from storage.repositories import row_id
 
 LOW_SCORE = 2
 _RATE_WORDS = {"评价", "评价服务", "我要评价", "打分", "满意度评价", "rate", "rate us", "rating", "give feedback"}

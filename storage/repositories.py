@@ -20,20 +20,6 @@ from storage.models import Conversation, Customer, KeyValue, utcnow
 T = TypeVar("T")
 
 
-#: The largest value an integer id column holds on both databases (PostgreSQL's INTEGER).
-ROW_ID_MAX = 2_147_483_647
-
-
-def row_id(text: str) -> int | None:
-    """An id taken from text a client controls (a button's payload, a typed choice): ASCII digits
-    within the column's range, else None, so a forged ``application:fix:²`` or ``:99999999999``
-    is "not found", never an error from ``int()`` or the database."""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if 1 <= value <= ROW_ID_MAX else None
-
-
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

@@ -77,15 +77,27 @@ def _truncate_all(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty, migrated database of each kind."""
+DATABASE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _empty_database(request: pytest.FixtureRequest, folder: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-        return
+        return f"sqlite:///{folder / 'bot.sqlite3'}"
     url = request.getfixturevalue("postgres_url")
     _truncate_all(url)
-    yield url
+    return url
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database of each kind."""
+    return _empty_database(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The same, shared by the tests of one module (a suite that builds its app once)."""
+    return _empty_database(request, tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture

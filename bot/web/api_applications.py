@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.api_schema import AUTHORIZED, CaseKey, PathId, Timestamp, errors
 from bot.web.limits import INT_MAX
 from domain import applications as apps
 from domain.applications.representation import detail, summary
@@ -25,10 +26,12 @@ from domain.staff import has_role
 from handlers.services import Services
 from storage.models import Application, ApplicationItem, Attachment, FileAccess, utcnow
 
-router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"], responses=AUTHORIZED)
 READ = require_role("agent", "reviewer")
 WRITE = require_role("reviewer")
 STATS = require_role("supervisor")
+#: The stages of a submitted application (a draft is the customer's, not the API's).
+Stage = Literal[apps.STAGES[1:]]  # type: ignore[valid-type]
 
 
 class ItemOut(BaseModel):
@@ -97,7 +100,7 @@ class ListOut(BaseModel):
 
 
 class TransitionIn(BaseModel):
-    to: str = Field(description="The next stage, e.g. initial_review, approval, approved, rejected, processing, completed")
+    to: Stage = Field(description="The next stage, e.g. initial_review, approval, approved, rejected, processing, completed")
     comment: str | None = Field(None, max_length=2000, description="Shown to the customer with the notice")
     reason: str | None = Field(None, max_length=2000, description="Required for rejected")
     remedy: str | None = Field(None, max_length=2000, description="What the customer can do; required for rejected")
@@ -105,7 +108,7 @@ class TransitionIn(BaseModel):
 
 
 class CorrectionItem(BaseModel):
-    material: str
+    material: str = Field(min_length=1, max_length=200, description="A material id of the service")
     note: str | None = Field(None, max_length=500)
 
 
@@ -170,8 +173,8 @@ def _change(request: Request, session: Session, principal: Principal, reference:
 @router.get("", response_model=ListOut, summary="List applications")
 def list_applications(
     request: Request,
-    stage: list[str] | None = Query(None, description="Repeat to give several stages"),
-    service: str | None = Query(None, description="Service id"),
+    stage: list[Stage] | None = Query(None, description="Repeat to give several stages"),
+    service: str | None = Query(None, max_length=200, description="Service id"),
     overdue: bool | None = Query(None, description="Only overdue (true) or only not overdue (false)"),
     limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=INT_MAX),
     principal: Principal = Depends(READ), session: Session = DB_SESSION,
@@ -184,28 +187,26 @@ def list_applications(
 
 @router.get("/stats", summary="Figures for the supervisors' dashboard")
 def application_stats(
-    since: datetime | None = Query(None, description="Default: 30 days ago"),
-    until: datetime | None = Query(None, description="Default: now"),
+    since: Timestamp | None = Query(None, description="Default: 30 days ago"),
+    until: Timestamp | None = Query(None, description="Default: now"),
     principal: Principal = Depends(STATS), session: Session = DB_SESSION,
 ) -> dict[str, Any]:
     until = until or utcnow()
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(422, "give since and until with a time zone, e.g. 2026-11-01T00:00:00+08:00")
     return apps.stats(session, since, until)
 
 
-@router.get("/{reference}", response_model=DetailOut, summary="One application with materials and history")
-def get_application(reference: str, request: Request, principal: Principal = Depends(READ),
+@router.get("/{reference}", response_model=DetailOut, summary="One application with materials and history",
+            responses=errors(404))
+def get_application(reference: CaseKey, request: Request, principal: Principal = Depends(READ),
                     session: Session = DB_SESSION) -> dict[str, Any]:
     app = _find(session, reference)
     return detail(session, request.app.state.services, app, _sees_pii(principal))
 
 
 @router.post("/{reference}/transitions", response_model=DetailOut, summary="Move to the next stage",
-             responses={409: {"description": "Not allowed from the current stage"},
-                        422: {"description": "Missing reason/remedy or unknown stage"}})
-def post_transition(reference: str, body: TransitionIn, request: Request, principal: Principal = Depends(WRITE),
+             responses=errors(400, 404, 409))
+def post_transition(reference: CaseKey, body: TransitionIn, request: Request, principal: Principal = Depends(WRITE),
                     session: Session = DB_SESSION) -> dict[str, Any]:
     def move(services: Services, app: Application) -> None:
         if body.to == "correction_requested":
@@ -217,8 +218,8 @@ def post_transition(reference: str, body: TransitionIn, request: Request, princi
 
 
 @router.post("/{reference}/correction", response_model=DetailOut, summary="Request a correction (补正) naming items",
-             responses={409: {"description": "Not allowed from the current stage"}})
-def post_correction(reference: str, body: CorrectionIn, request: Request, principal: Principal = Depends(WRITE),
+             responses=errors(400, 404, 409))
+def post_correction(reference: CaseKey, body: CorrectionIn, request: Request, principal: Principal = Depends(WRITE),
                     session: Session = DB_SESSION) -> dict[str, Any]:
     items = [{"material": i.material, "note": i.note or ""} for i in body.items]
     return _change(request, session, principal, reference,
@@ -227,8 +228,8 @@ def post_correction(reference: str, body: CorrectionIn, request: Request, princi
 
 
 @router.post("/{reference}/extensions", response_model=DetailOut, summary="Extend the time limit, with a reason",
-             responses={409: {"description": "Closed, or the time limit is paused"}})
-def post_extension(reference: str, body: ExtensionIn, request: Request, principal: Principal = Depends(WRITE),
+             responses=errors(400, 404, 409))
+def post_extension(reference: CaseKey, body: ExtensionIn, request: Request, principal: Principal = Depends(WRITE),
                    session: Session = DB_SESSION) -> dict[str, Any]:
     return _change(request, session, principal, reference,
                    lambda services, app: apps.extend(session, services, app, body.days, body.reason,
@@ -236,8 +237,9 @@ def post_extension(reference: str, body: ExtensionIn, request: Request, principa
 
 
 @router.get("/{reference}/files/{item_id}", summary="Download one material file (recorded)",
-            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
-def download(reference: str, item_id: int, request: Request, principal: Principal = Depends(WRITE),
+            response_class=Response,
+            responses={200: {"content": {"*/*": {}}, "description": "The file with its own media type"}, **errors(404)})
+def download(reference: CaseKey, item_id: PathId, request: Request, principal: Principal = Depends(WRITE),
              session: Session = DB_SESSION) -> Response:
     app = _find(session, reference)
     item = session.get(ApplicationItem, item_id)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.api_schema import AUTHORIZED, errors
 from domain import erasure, privacy
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=AUTHORIZED)
 ADMIN = require_role("admin")
+#: ``CHANNEL:EXTERNAL_ID``, e.g. ``telegram:123456`` (no slash: it is one path segment).
+Identity = Annotated[str, Path(pattern=r"^[a-z_]{1,32}:[^/]{1,256}$", description="CHANNEL:EXTERNAL_ID")]
 
 
 def archive_name(identity: str) -> str:
@@ -22,8 +25,8 @@ def archive_name(identity: str) -> str:
 
 
 @router.get("/{identity}/export", summary="One ZIP of everything held about the person (data.json and files)",
-            response_class=Response, responses={200: {"content": {"application/zip": {}}}, 404: {}})
-def export_customer(identity: str, request: Request, reason: str | None = Query(None, max_length=2000),
+            response_class=Response, responses={200: {"content": {"application/zip": {}}}, **errors(404)})
+def export_customer(identity: Identity, request: Request, reason: str | None = Query(None, max_length=2000),
                     principal: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> Response:
     services = request.app.state.services
     try:
@@ -46,9 +49,8 @@ class ErasureIn(BaseModel):
                          "BOT_RETENTION_KEEP_DAYS are kept and listed in `kept`; the customer is told in their last "
                          "chat, and `customer.erased` is sent to webhooks.",
              responses={200: {"description": "Erased; `identities` as they are written now, `kept` the cases kept"},
-                        401: {"description": "No or a bad token"}, 403: {"description": "Not an admin token"},
-                        404: {"description": "No such customer"}, 422: {"description": "No reason given"}})
-def erase_customer(identity: str, body: ErasureIn, request: Request, principal: Principal = Depends(ADMIN),
+                        **errors(400, 404)})
+def erase_customer(identity: Identity, body: ErasureIn, request: Request, principal: Principal = Depends(ADMIN),
                    session: Session = DB_SESSION) -> dict[str, Any]:
     services = request.app.state.services
     try:

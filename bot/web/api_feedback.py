@@ -8,7 +8,7 @@ Notifications are committed with the request's transaction; the outbox sender's 
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.api_schema import AUTHORIZED, CaseKey, RowId, Timestamp, errors
 from bot.web.limits import INT_MAX
 from domain import complaints, ratings
 from domain.complaints.representation import complaint_json
 from domain.ratings import rating_json
 from storage.models import Complaint, Rating, utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"])
+router = APIRouter(prefix="/api/v1", tags=["complaints and ratings"], responses=AUTHORIZED)
 
 HANDLERS = require_role("agent", "supervisor")
 SUPERVISORS = require_role("supervisor")
@@ -31,10 +32,9 @@ CONTENT = require_role("content_manager", "supervisor")
 
 
 def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """Default: the last 30 days. Naive times are taken as UTC."""
+    """Default: the last 30 days."""
     until = until or utcnow()
-    since = since or until - timedelta(days=30)
-    return tuple(v if v.tzinfo else v.replace(tzinfo=UTC) for v in (since, until))  # type: ignore[return-value]
+    return since or until - timedelta(days=30), until
 
 
 def _load(session: Session, ticket: str) -> Complaint:
@@ -66,11 +66,11 @@ def list_complaints(
     session: Session = DB_SESSION,
     _principal: Principal = Depends(HANDLERS),
     status: Literal["received", "assigned", "investigating", "resolved", "follow_up", "closed"] | None = None,
-    category: str | None = None,
-    assigned_to: int | None = None,
+    category: str | None = Query(None, max_length=200),
+    assigned_to: RowId | None = None,
     overdue: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=INT_MAX),
 ) -> dict[str, Any]:
@@ -96,25 +96,25 @@ def list_complaints(
 def complaint_stats(
     session: Session = DB_SESSION,
     _principal: Principal = Depends(SUPERVISORS),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
 ) -> dict[str, Any]:
     return complaints.stats(session, *_period(since, until))
 
 
-@router.get("/complaints/{ticket}")
-def complaint_detail(ticket: str, session: Session = DB_SESSION,
+@router.get("/complaints/{ticket}", responses=errors(404))
+def complaint_detail(ticket: CaseKey, session: Session = DB_SESSION,
                      _principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return complaint_json(_load(session, ticket), with_events=True)
 
 
 class AssignBody(BaseModel):
-    staff_id: int
+    staff_id: RowId
     comment: str | None = Field(None, max_length=4000)
 
 
-@router.post("/complaints/{ticket}/assign")
-def assign(ticket: str, body: AssignBody, request: Request, session: Session = DB_SESSION,
+@router.post("/complaints/{ticket}/assign", responses=errors(400, 404, 409))
+def assign(ticket: CaseKey, body: AssignBody, request: Request, session: Session = DB_SESSION,
            principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return _apply(request, session, principal, ticket, "assign", body.comment, staff_id=body.staff_id)
 
@@ -122,13 +122,13 @@ def assign(ticket: str, body: AssignBody, request: Request, session: Session = D
 class ResolveBody(BaseModel):
     resolution: str = Field(..., min_length=1, max_length=4000, description="Sent to the customer.")
     finding: str | None = Field(None, max_length=4000, description="What the investigation found (internal).")
-    responsible_staff_id: int | None = Field(None, description="The staff member found responsible, if any.")
+    responsible_staff_id: RowId | None = Field(None, description="The staff member found responsible, if any.")
     measure: str | None = Field(None, max_length=4000, description="The measure taken (责任追究).")
     comment: str | None = Field(None, max_length=4000)
 
 
-@router.post("/complaints/{ticket}/resolve")
-def resolve(ticket: str, body: ResolveBody, request: Request, session: Session = DB_SESSION,
+@router.post("/complaints/{ticket}/resolve", responses=errors(400, 404, 409))
+def resolve(ticket: CaseKey, body: ResolveBody, request: Request, session: Session = DB_SESSION,
             principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     return _apply(request, session, principal, ticket, "resolve", body.comment, resolution=body.resolution,
                   finding=body.finding, responsible_staff_id=body.responsible_staff_id, measure=body.measure)
@@ -139,8 +139,8 @@ class TransitionBody(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 
 
-@router.post("/complaints/{ticket}/transitions")
-def move(ticket: str, body: TransitionBody, request: Request, session: Session = DB_SESSION,
+@router.post("/complaints/{ticket}/transitions", responses=errors(400, 404, 409))
+def move(ticket: CaseKey, body: TransitionBody, request: Request, session: Session = DB_SESSION,
          principal: Principal = Depends(HANDLERS)) -> dict[str, Any]:
     """start (assigned -> investigating), follow_up (resolved -> follow_up), close (follow_up ->
     closed), reopen (resolved or follow_up -> investigating); anything else answers 409."""
@@ -155,12 +155,12 @@ def list_ratings(
     _principal: Principal = Depends(SUPERVISORS),
     kind: Literal["helpful", "score"] | None = None,
     subject_type: Literal["faq", "handoff", "application", "service"] | None = None,
-    staff_id: int | None = None,
-    entry_id: str | None = None,
-    service: str | None = None,
+    staff_id: RowId | None = None,
+    entry_id: str | None = Query(None, max_length=200),
+    service: str | None = Query(None, max_length=200),
     with_comment: bool = False,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=INT_MAX),
 ) -> dict[str, Any]:
@@ -182,8 +182,8 @@ def list_ratings(
 def rating_stats(
     session: Session = DB_SESSION,
     _principal: Principal = Depends(SUPERVISORS),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
 ) -> dict[str, Any]:
     """Scores by agent, service, subject and day; answer rate of asked ratings; FAQ votes by entry."""
     return ratings.stats(session, *_period(since, until))
@@ -195,7 +195,7 @@ def unhelpful(
     session: Session = DB_SESSION,
     _principal: Principal = Depends(CONTENT),
     min_votes: int | None = Query(None, ge=1, le=INT_MAX),
-    since: datetime | None = None,
+    since: Timestamp | None = None,
 ) -> dict[str, Any]:
     """FAQ entries with many "not helpful" votes (default threshold: BOT_FAQ_UNHELPFUL_MIN_VOTES)."""
     threshold = min_votes or request.app.state.services.settings.faq_unhelpful_min_votes

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
-from bot.web.limits import INT_MAX
+from bot.web.api_schema import AUTHORIZED, PathId, errors
 from storage.models import OutboxItem
 from storage.outbox import retry_failed
 
-router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=AUTHORIZED)
 
 
 def _item(item: OutboxItem) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def list_outbox(status: Literal["pending", "sent", "failed"] = "failed", limit: 
     return {"items": [_item(i) for i in items]}
 
 
-@router.post("/{item_id}/retry")
-def retry(item_id: int = Path(ge=1, le=INT_MAX), _: Principal = Depends(require_role("supervisor")),
+@router.post("/{item_id}/retry", responses=errors(404, 409))
+def retry(item_id: PathId, _: Principal = Depends(require_role("supervisor")),
           session: Session = DB_SESSION) -> dict[str, Any]:
     item = session.get(OutboxItem, item_id)
     if item is None:

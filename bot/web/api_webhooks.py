@@ -11,17 +11,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION, Principal, require_role
+from bot.web.api_schema import AUTHORIZED, PathId, errors
 from domain import webhooks
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=AUTHORIZED)
 ADMIN = require_role("admin")
+EventType = Literal[webhooks.EVENT_TYPES]  # type: ignore[valid-type]
 
 
 class SubscriptionIn(BaseModel):
-    url: str = Field(max_length=2000, description="Where the events are POSTed")
+    url: str = Field(max_length=2000, pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+",
+                     description="Where the events are POSTed (http or https)")
     secret: str = Field(min_length=webhooks.MIN_SECRET, max_length=200,
                         description="Shared secret for X-Desk-Signature (HMAC-SHA256 over \"{t}.{raw body}\")")
-    events: list[str] = Field(default_factory=list, description="Event types wanted; empty: all")
+    events: list[EventType] = Field(default_factory=list, description="Event types wanted; empty: all")
 
 
 @router.get("", summary="Subscriptions (without their secrets) and the known event types")
@@ -30,7 +33,7 @@ def list_subscriptions(_: Principal = Depends(ADMIN), session: Session = DB_SESS
             "event_types": list(webhooks.EVENT_TYPES)}
 
 
-@router.post("", status_code=201, summary="Subscribe a URL", responses={422: {"description": "Bad URL or event type"}})
+@router.post("", status_code=201, summary="Subscribe a URL", responses=errors(400))
 def add_subscription(body: SubscriptionIn, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> dict[str, Any]:
     try:
         subscription = webhooks.add_subscription(session, body.url, body.secret, body.events)
@@ -39,8 +42,9 @@ def add_subscription(body: SubscriptionIn, _: Principal = Depends(ADMIN), sessio
     return webhooks.subscription_json(subscription)
 
 
-@router.delete("/{subscription_id}", status_code=204, summary="Remove a subscription and its undelivered events")
-def remove_subscription(subscription_id: int, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> None:
+@router.delete("/{subscription_id}", status_code=204, summary="Remove a subscription and its undelivered events",
+               responses=errors(404))
+def remove_subscription(subscription_id: PathId, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> None:
     try:
         webhooks.remove_subscription(session, subscription_id)
     except webhooks.WebhookError as exc:
@@ -54,8 +58,9 @@ def list_deliveries(status: Literal["pending", "sent", "failed"] | None = None,
     return {"items": [webhooks.delivery_json(d) for d in webhooks.deliveries(session, status, limit)]}
 
 
-@router.post("/deliveries/{delivery_id}/replay", summary="Send a delivery again, with fresh tries")
-def replay(delivery_id: int, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> dict[str, Any]:
+@router.post("/deliveries/{delivery_id}/replay", summary="Send a delivery again, with fresh tries",
+             responses=errors(404))
+def replay(delivery_id: PathId, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> dict[str, Any]:
     try:
         delivery = webhooks.replay(session, delivery_id)
     except webhooks.WebhookError as exc:

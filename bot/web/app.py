@@ -38,8 +38,8 @@ from bot.web.limits import BodySizeLimit, RateLimiter
 WEB_DIR = Path(__file__).parent
 #: Largest JSON body any endpoint takes (uploads have their own, larger limit).
 JSON_BODY_LIMIT = 64 * 1024
-#: Every route module the app mounts (the channels add their own webhook routers).
-ROUTERS = (
+#: The route modules of pages and the web chat: kept out of /openapi.json, which describes the REST API.
+PAGE_ROUTERS = (
     webchat.router,
     console_pages.router,
     handoff_pages.router,
@@ -49,13 +49,16 @@ ROUTERS = (
     staff_pages.router,
     webhooks_pages.router,
     erasure_pages.router,
+    complaint_console_router,
+    console_applications.router,
+)
+#: The REST API's route modules (``/api/v1``), described at /openapi.json.
+API_ROUTERS = (
     api_outbox.router,
     api_webhooks.router,
     api_customers.router,
     feedback_api_router,
-    complaint_console_router,
     api_applications.router,
-    console_applications.router,
 )
 
 
@@ -124,7 +127,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "Not ready: the checks say which part is not ok"}})
     def readyz() -> JSONResponse:
         """Ready to take traffic: migrations applied, knowledge loaded, background workers running."""
         checks = runtime.readiness()
@@ -137,10 +140,12 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
         body, content_type = metrics.exposition(runtime.services.db)
         return Response(body, media_type=content_type)
 
-    for router in ROUTERS:
+    for router in API_ROUTERS:
         app.include_router(router)
+    for router in PAGE_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     for channel in runtime.channels.values():
         router = getattr(channel, "router", None)
         if router is not None:
-            app.include_router(router)
+            app.include_router(router, include_in_schema=False)
     return app

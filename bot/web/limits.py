@@ -8,7 +8,9 @@ from collections import defaultdict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from storage.repositories import ROW_ID_MAX as INT_MAX  # noqa: F401 - the bound of every integer input
+from storage.models.base import INT_MAX  # every integer input is bounded by what an integer column holds
+
+__all__ = ["INT_MAX", "BodySizeLimit", "RateLimiter"]
 
 
 class BodyTooLarge(Exception):

@@ -20,6 +20,10 @@ NAMING = {
 }
 
 
+#: The largest value an ``integer`` column holds (PostgreSQL's 4 bytes); ids past it name no row.
+INT_MAX = 2_147_483_647
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

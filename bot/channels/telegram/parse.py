@@ -49,6 +49,8 @@ def _update_of(payload: dict[str, Any], bot: Bot) -> Update:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UnparseableDelivery(f"telegram update does not parse: {exc.__class__.__name__}: {exc}") from exc
     message = update.message
+    if message is not None and message.chat is None:
+        raise UnparseableDelivery("telegram message without a chat")
     if message is not None and not all(isinstance(v, str | None) for v in (message.text, message.caption)):
         raise UnparseableDelivery("telegram update's text or caption is not a string")
     return update

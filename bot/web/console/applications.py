@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
 from bot.web.api_applications import detail, file_accesses, search, summary
+from bot.web.api_schema import PathId
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
 from domain import applications as apps
@@ -125,7 +126,7 @@ def application_extend(reference: str, request: Request, days: int = Form(...), 
 
 
 @router.get("/{reference}/files/{item_id}")
-def application_file(reference: str, item_id: int, request: Request, download: bool = False,
+def application_file(reference: str, item_id: PathId, request: Request, download: bool = False,
                      user: StaffUser = Depends(ACT), session: Session = DB_SESSION) -> Response:
     app = _find(session, reference)
     item = session.get(ApplicationItem, item_id)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.api_schema import PathId
 from bot.web.console.pages import console_lang, render
 from bot.web.console.security import require_staff, verify_csrf
 from domain import erasure
@@ -41,7 +42,7 @@ def erasure_page(request: Request, user: StaffUser = Depends(ADMIN), session: Se
 
 
 @router.post("/erasure/{request_id}/approve", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
-def erasure_approve(request_id: int, request: Request, note: str = Form("", max_length=2000),
+def erasure_approve(request_id: PathId, request: Request, note: str = Form("", max_length=2000),
                     user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> HTMLResponse:
     services, lang = request.app.state.services, console_lang(request)
 
@@ -53,7 +54,7 @@ def erasure_approve(request_id: int, request: Request, note: str = Form("", max_
 
 
 @router.post("/erasure/{request_id}/reject", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
-def erasure_reject(request_id: int, request: Request, reason: str = Form("", max_length=2000),
+def erasure_reject(request_id: PathId, request: Request, reason: str = Form("", max_length=2000),
                    user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> HTMLResponse:
     services, lang = request.app.state.services, console_lang(request)
 

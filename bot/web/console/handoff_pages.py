@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.api_schema import PathId
 from bot.web.console.pages import console_lang, customer_label, render
 from bot.web.console.security import require_staff, verify_csrf
+from bot.web.limits import INT_MAX
 from domain import applications, complaints, handoff
 from domain.staff import has_role
 from handlers.i18n import t
@@ -166,7 +168,7 @@ def _messages(request: Request, session: Session, conversation_id: int, after: i
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-def conversation_page(conversation_id: int, request: Request, error: str | None = None,
+def conversation_page(conversation_id: PathId, request: Request, error: str | None = None,
                       user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> HTMLResponse:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
@@ -190,7 +192,7 @@ def conversation_page(conversation_id: int, request: Request, error: str | None 
 
 
 @router.get("/api/conversations/{conversation_id}/messages")
-def conversation_messages(conversation_id: int, request: Request, after: int = Query(0, ge=0),
+def conversation_messages(conversation_id: PathId, request: Request, after: int = Query(0, ge=0, le=INT_MAX),
                           user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> dict[str, Any]:
     current = handoff.open_handoff(session, conversation_id)
     return {"messages": _messages(request, session, conversation_id, after),
@@ -203,7 +205,7 @@ INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "applicatio
 
 
 @router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
-def attachment(conversation_id: int, attachment_id: int, request: Request, user: StaffUser = Depends(AGENT),
+def attachment(conversation_id: PathId, attachment_id: PathId, request: Request, user: StaffUser = Depends(AGENT),
                session: Session = DB_SESSION) -> Response:
     """A file the customer sent in this conversation."""
     found = session.get(Attachment, attachment_id)
@@ -225,7 +227,8 @@ def _conversation_of(session: Session, handoff_id: int) -> int:
 
 
 @router.post("/handoffs/{handoff_id}/{action}", dependencies=[Depends(verify_csrf)])
-def handoff_action(handoff_id: int, action: str, request: Request, text: str = Form(""), to: int = Form(0),
+def handoff_action(handoff_id: PathId, action: str, request: Request, text: str = Form(""),
+                   to: int = Form(0, ge=0, le=INT_MAX),
                    user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> Response:
     services = request.app.state.services
     actions: dict[str, Callable[[], object]] = {
@@ -247,7 +250,7 @@ def handoff_action(handoff_id: int, action: str, request: Request, text: str = F
 
 
 @router.post("/api/handoffs/{handoff_id}/typing", dependencies=[Depends(verify_csrf)])
-def agent_typing(handoff_id: int, request: Request, user: StaffUser = Depends(AGENT),
+def agent_typing(handoff_id: PathId, request: Request, user: StaffUser = Depends(AGENT),
                  session: Session = DB_SESSION) -> dict[str, bool]:
     """The agent types a reply (the page calls this every few seconds while they do). The
     platform's "typing" is sent here, before this transaction releases the conversation's lock,
@@ -262,7 +265,7 @@ def agent_typing(handoff_id: int, request: Request, user: StaffUser = Depends(AG
 
 
 @router.post("/conversations/{conversation_id}/notes", dependencies=[Depends(verify_csrf)])
-def add_note(conversation_id: int, request: Request, text: str = Form(...), user: StaffUser = Depends(AGENT),
+def add_note(conversation_id: PathId, request: Request, text: str = Form(...), user: StaffUser = Depends(AGENT),
              session: Session = DB_SESSION) -> Response:
     if session.get(Conversation, conversation_id) is None:
         raise HTTPException(404, "no such conversation")
@@ -293,7 +296,7 @@ def canned_add(request: Request, title: str = Form(...), text: str = Form(...), 
 
 
 @router.post("/canned/{canned_id}/delete", dependencies=[Depends(verify_csrf)])
-def canned_delete(canned_id: int, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
+def canned_delete(canned_id: PathId, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
                   session: Session = DB_SESSION) -> Response:
     row = session.get(CannedReply, canned_id)
     if row is not None:

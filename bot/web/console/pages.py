@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
-from bot.web.limits import INT_MAX
+from bot.web.api_schema import PathId
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
     LANG_COOKIE,
@@ -31,8 +31,8 @@ from bot.web.console.security import (
 from domain.customers import known_name
 from domain.staff import end_sessions, has_role
 from handlers.i18n import t
-from storage.models import Customer, OutboxItem, StaffUser
 from storage import inbox
+from storage.models import Customer, OutboxItem, StaffUser
 from storage.outbox import retry_failed
 
 router = APIRouter(prefix="/console")
@@ -144,15 +144,14 @@ def _as_received(payload: object, limit: int = 4000) -> str:
 
 
 @router.post("/outbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
-def outbox_retry(request: Request, item_id: int = Path(ge=1, le=INT_MAX),
-                 user: StaffUser = Depends(require_staff("supervisor")),
+def outbox_retry(item_id: PathId, request: Request, user: StaffUser = Depends(require_staff("supervisor")),
                  session: Session = DB_SESSION) -> Response:
     retry_failed(session, item_id)
     return RedirectResponse("/console/outbox", status_code=303)
 
 
 @router.post("/inbox/{item_id}/retry", dependencies=[Depends(verify_csrf)])
-def inbox_retry(request: Request, after: BackgroundTasks, item_id: int = Path(ge=1, le=INT_MAX),
+def inbox_retry(item_id: PathId, request: Request, after: BackgroundTasks,
                 user: StaffUser = Depends(require_staff("supervisor")),
                 session: Session = DB_SESSION) -> Response:
     """A kept delivery goes back to the workers, woken once the request has committed."""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.api_schema import PathId
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import SESSION_COOKIE, cookie_secure, require_staff, session_cookie_value, verify_csrf
@@ -61,7 +62,7 @@ def _target(session: Session, staff_id: int) -> StaffUser:
 
 
 @router.post("/staff/{staff_id}/active", dependencies=[Depends(verify_csrf)])
-def staff_active(staff_id: int, request: Request, active: str = Form(...), user: StaffUser = Depends(ADMIN),
+def staff_active(staff_id: PathId, request: Request, active: str = Form(...), user: StaffUser = Depends(ADMIN),
                  session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     if target.id == user.id:
@@ -74,7 +75,7 @@ def staff_active(staff_id: int, request: Request, active: str = Form(...), user:
 
 
 @router.post("/staff/{staff_id}/role", dependencies=[Depends(verify_csrf)])
-def staff_role(staff_id: int, request: Request, role: str = Form(...), user: StaffUser = Depends(ADMIN),
+def staff_role(staff_id: PathId, request: Request, role: str = Form(...), user: StaffUser = Depends(ADMIN),
                session: Session = DB_SESSION) -> Response:
     """A new role ends the account's sessions, so no page opened under the old role stays usable."""
     target = _target(session, staff_id)
@@ -88,7 +89,7 @@ def staff_role(staff_id: int, request: Request, role: str = Form(...), user: Sta
 
 
 @router.post("/staff/{staff_id}/unlock", dependencies=[Depends(verify_csrf)])
-def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+def staff_unlock(staff_id: PathId, request: Request, user: StaffUser = Depends(ADMIN),
                  session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     target.locked_until, target.failed_logins = None, 0
@@ -96,7 +97,7 @@ def staff_unlock(staff_id: int, request: Request, user: StaffUser = Depends(ADMI
 
 
 @router.post("/staff/{staff_id}/password", dependencies=[Depends(verify_csrf)])
-def staff_reset_password(staff_id: int, request: Request, password: str = Form(...), user: StaffUser = Depends(ADMIN),
+def staff_reset_password(staff_id: PathId, request: Request, password: str = Form(...), user: StaffUser = Depends(ADMIN),
                          session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     if len(password) < MIN_PASSWORD:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from bot.auth import DB_SESSION
+from bot.web.api_schema import PathId
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
@@ -38,13 +39,13 @@ def webhook_add(request: Request, url: str = Form(...), secret: str = Form(...),
 
 
 @router.post("/webhooks/{subscription_id}/remove", dependencies=[Depends(verify_csrf)])
-def webhook_remove(subscription_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+def webhook_remove(subscription_id: PathId, request: Request, user: StaffUser = Depends(ADMIN),
                    session: Session = DB_SESSION) -> Response:
     return _apply(request, session, lambda: webhooks.remove_subscription(session, subscription_id), 404)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", dependencies=[Depends(verify_csrf)])
-def webhook_replay(delivery_id: int, request: Request, user: StaffUser = Depends(ADMIN),
+def webhook_replay(delivery_id: PathId, request: Request, user: StaffUser = Depends(ADMIN),
                    session: Session = DB_SESSION) -> Response:
     return _apply(request, session, lambda: webhooks.replay(session, delivery_id), 404)
 

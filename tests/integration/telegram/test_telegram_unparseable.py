@@ -14,6 +14,11 @@ def _without_date(update):
     return update
 
 
+def _without_chat(update):
+    del update["message"]["chat"]
+    return update
+
+
 def _text_as_object(update):
     update["message"]["text"] = {"evil": True}
     return update
@@ -24,7 +29,7 @@ def _poll_of_unknown_type(update):
     return update
 
 
-@pytest.mark.parametrize("break_it", [_without_date, _text_as_object, _poll_of_unknown_type])
+@pytest.mark.parametrize("break_it", [_without_date, _without_chat, _text_as_object, _poll_of_unknown_type])
 async def test_malformed_update_is_unparseable_and_the_next_message_goes_through(tg, caplog, break_it):
     bad = break_it(tg.api.text_update("broken"))
     assert (await tg.post(bad)).status_code == 200
