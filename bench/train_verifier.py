@@ -13,10 +13,12 @@ Cross-validation is grouped by entry: a dev query, and the near misses made from
 the fold of their (gold / source) entry, so no entry's questions are in both training and scoring
 folds; null-gold and public questions go to folds at random. Thresholds are chosen for the desk's
 utility (knowledge/verifier.py `Utility`, a wrong answer costs BOT_ANSWER_WRONG_COST = 2 missed
-answers) on the out-of-fold scores. Both a gradient-boosted tree model and a logistic model are
-measured; `--model` picks the one shipped. The old 2-feature layer is measured the same way.
+answers) on the out-of-fold scores. Three models are measured: gradient-boosted trees and a
+logistic model (each candidate on its own), and a listwise linear model (a softmax over each
+question's candidates and "none", the shipped default); `--model` picks the one shipped. The old
+2-feature layer is measured the same way.
 
-    python bench/train_verifier.py [--model gbt|logistic] [--folds 5] [--seeds 3] [--dry-run] [--force]
+    python bench/train_verifier.py [--model listwise|logistic|gbt] [--folds 5] [--seeds 3] [--dry-run] [--force]
     python bench/train_verifier.py --cv-only        # print the CV figures of the shipped feature set
 
 No query text is written anywhere: the model file holds coefficients or trees and out-of-fold
@@ -377,7 +379,7 @@ def rounded(m):
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=MODEL_KINDS, default="logistic", help="the model to ship")
+    ap.add_argument("--model", choices=MODEL_KINDS, default="listwise", help="the model to ship")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=3, help="repeat the CV with this many fold assignments")
     ap.add_argument("--public", type=int, default=150, help="questions from each public set as declines")
