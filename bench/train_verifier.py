@@ -38,13 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import cache_dir, eval_dir  # noqa: E402
 from knowledge.evaluate import read_jsonl  # noqa: E402
-from knowledge.features import FEATURES, Profiles, candidate_features  # noqa: E402
+from knowledge.features import FEATURES, Profiles  # noqa: E402
 from knowledge.index import KnowledgeIndex  # noqa: E402
 from knowledge.runtime import KnowledgeRuntime  # noqa: E402
-from knowledge.verifier import (K, SUGGEST_MAX, Utility, choose_thresholds, export_gbt,  # noqa: E402
-                                export_logistic, save_verifier)
+from knowledge.training import ROWS_FILE, candidate_rows, export, fit_model  # noqa: E402
+from knowledge.verifier import SUGGEST_MAX, K, Utility, choose_thresholds, save_verifier  # noqa: E402
 
-ROWS_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "verifier_rows.npz"
 SOURCES = ("dev", "kb_near_miss", "public", "kb_alternate")
 KINDS = ("paraphrase", "colloquial", "typo", "mixed", "near_miss", "out_of_scope", "-")
 
@@ -59,9 +58,7 @@ class Rows:
         self.ret_dense, self.n = [], 0
 
     def add(self, index, profiles, text, gold, group, source, kind):
-        r = index.rank(text, K)
-        X = candidate_features(r, index, profiles, K)
-        ids = [index.entries[int(i)].id for i in r.order[: len(X)]]
+        X, ids, r = candidate_rows(index, profiles, text, K)
         self.X.append(X)
         self.y += [int(gold is not None and i == gold) for i in ids]
         self.qid += [self.n] * len(X)
@@ -126,34 +123,6 @@ def build_rows(rt: KnowledgeRuntime, ev: Path, folds: int, seed: int, n_public: 
             rows.add(index, profiles, pub[int(i)]["query"], None, int(rng.randint(folds)), "public", "-")
     log(f"all rows: {rows.n} questions, {sum(len(x) for x in rows.X)} candidate rows")
     return rows, queries
-
-
-# -- models ----------------------------------------------------------------------------------
-def fit_model(kind, X, y):
-    if kind == "gbt":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        m = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=7, min_samples_leaf=30,
-                                           l2_regularization=1.0, random_state=0)
-        m.fit(X, y)
-        return m, lambda Z: m.predict_proba(Z)[:, 1]
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    fill = np.array([np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in X.T])
-    Xf = np.where(np.isnan(X), fill, X)
-    sc = StandardScaler().fit(Xf)
-    sc.scale_ = np.where(sc.scale_ > 0, sc.scale_, 1.0)
-    lr = LogisticRegression(C=0.1, max_iter=3000).fit(sc.transform(Xf), y)
-    return (fill, sc, lr), lambda Z: lr.predict_proba(sc.transform(np.where(np.isnan(Z), fill, Z)))[:, 1]
-
-
-def export(kind, model, cols):
-    names = [FEATURES[c] for c in cols]
-    if kind == "gbt":
-        return export_gbt(model, names)
-    fill, sc, lr = model
-    return export_logistic(fill, sc, lr, names)
 
 
 # -- evaluation ------------------------------------------------------------------------------

@@ -177,6 +177,11 @@ class Verifier:
         return ta, ts
 
 
+def deployment_verifier_file(data_dir: Path) -> Path:
+    """Where `kb learn` keeps a deployment's own verifier: beside its data, never in the installed package."""
+    return Path(data_dir) / "verifier.json"
+
+
 def load_verifier(profile: str, path: Path = VERIFIER_FILE) -> Verifier | None:
     """The shipped verifier for an encoder profile, or None (the runtime then uses the 2-feature calibration)."""
     try:

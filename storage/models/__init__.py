@@ -5,6 +5,7 @@ from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, 
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
+from .labels import KnowledgeLabel
 from .privacy import CustomerDataRequest
 from .security import LimitCounter
 from .webhooks import WebhookDelivery, WebhookSubscription
@@ -12,7 +13,7 @@ from .webhooks import WebhookDelivery, WebhookSubscription
 __all__ = [
     "Application", "ApplicationExtension", "ApplicationItem", "ApplicationTransition", "FileAccess",
     "ApiToken", "Attachment", "Base", "Conversation", "Customer", "InboxItem", "JSONType", "Job",
-    "KeyValue", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
+    "KeyValue", "KnowledgeLabel", "KnowledgeQuestion", "Message", "OutboxItem", "StaffUser", "UTCDateTime", "utcnow",
     "Complaint", "ComplaintEvent", "Rating",
     "CannedReply", "HandoffEvent", "HandoffNote", "HandoffSession",
     "LimitCounter", "WebhookDelivery", "WebhookSubscription", "CustomerDataRequest",
