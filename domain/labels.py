@@ -14,13 +14,15 @@ Where each label comes from (nothing is stored twice):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import KnowledgeLabel, KnowledgeQuestion, Rating
+from domain.questions import wording
+from storage.models import HandoffSession, KnowledgeLabel, KnowledgeQuestion, Message, Rating
 
 #: where a label stored in ``knowledge_labels`` comes from
 STORED_SOURCES = ("try", "handoff")
@@ -65,6 +67,24 @@ def record(session: Session, text: str, entry_id: str | None, source: str, staff
     return label
 
 
+def handoff_question(session: Session, handoff: HandoffSession) -> str:
+    """What the customer asked in a handoff: the question it was opened with, else their last message."""
+    if handoff.question.strip():
+        return handoff.question
+    last = session.scalar(select(Message.text).where(
+        Message.conversation_id == handoff.conversation_id, Message.sender == "customer", Message.text != "")
+        .order_by(Message.id.desc()).limit(1))
+    return last or ""
+
+
+def record_handoff_answer(session: Session, handoff: HandoffSession, entry_id: str, staff_id: int) -> None:
+    """An agent sent an entry's answer during a handoff: the customer's question is answered by that entry
+    (nothing is recorded when the customer has not written anything)."""
+    text = handoff_question(session, handoff)
+    if text.strip():
+        record(session, text, entry_id, "handoff", staff_id)
+
+
 def _chosen(session: Session) -> list[Label]:
     rows = session.scalars(select(KnowledgeQuestion).where(KnowledgeQuestion.chosen_entry_id.is_not(None)))
     out = []
@@ -100,3 +120,39 @@ def desk_labels(session: Session) -> list[Label]:
             seen.add(key)
             out.append(label)
     return out
+
+
+#: labels that say a question reached its entry by a customer's click or a staff member's word
+ALTERNATE_SOURCES = ("pick", "staff_answer", "try", "handoff")
+
+
+@dataclass
+class AlternateSuggestion:
+    """A question worded unlike any phrasing of the entry it reached: a candidate alternate."""
+
+    entry_id: str
+    text: str
+    count: int
+    last_at: datetime
+    sources: list[str]
+
+
+def suggested_alternates(labels: list[Label], phrasings: Callable[[str], tuple[str, ...] | None]
+                         ) -> list[AlternateSuggestion]:
+    """The labelled questions that could be alternates of their entry, most often labelled first.
+    `phrasings(entry_id)`: the entry's question and alternates, None for an entry no longer there."""
+    found: dict[tuple[str, str], AlternateSuggestion] = {}
+    for label in labels:
+        if label.source not in ALTERNATE_SOURCES or not label.fits or label.entry_id is None:
+            continue
+        known = phrasings(label.entry_id)
+        key = (label.entry_id, wording(label.text))
+        if known is None or not key[1] or key[1] in {wording(p) for p in known}:
+            continue
+        s = found.get(key)
+        if s is None:
+            found[key] = AlternateSuggestion(label.entry_id, label.text.strip(), 1, label.at, [label.source])
+        else:
+            s.count, s.last_at = s.count + 1, max(s.last_at, label.at)
+            s.sources += [] if label.source in s.sources else [label.source]
+    return sorted(found.values(), key=lambda s: (-s.count, -s.last_at.timestamp()))

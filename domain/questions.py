@@ -91,7 +91,7 @@ def answer_recorded(session: Session, events: EventBus, question_id: int, answer
     return q
 
 
-def _wording(text: str) -> str:
+def wording(text: str) -> str:
     """A question's wording, not its punctuation or spacing."""
     return re.sub(r"[^\w]+", "", normalize(text))
 
@@ -100,6 +100,6 @@ def answer_open_questions(session: Session, events: EventBus, texts: list[str], 
                           staff_id: int | None = None, entry_id: str | None = None) -> list[KnowledgeQuestion]:
     """A new entry answers recorded questions worded like its question or alternates: each
     customer who asked one is sent the answer (the console calls this when it saves an entry)."""
-    wanted = {_wording(text) for text in texts if text and text.strip()}
+    wanted = {wording(text) for text in texts if text and text.strip()}
     return [answer_recorded(session, events, q.id, answer, staff_id, entry_id)
-            for q in unanswered(session, limit=10_000) if _wording(q.text) in wanted]
+            for q in unanswered(session, limit=10_000) if wording(q.text) in wanted]

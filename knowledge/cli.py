@@ -106,7 +106,7 @@ def _eval(settings, args) -> int:
 
 
 def _learn(settings, args) -> int:
-    from knowledge.training import MIN_LABELS, NotEnoughLabels, learn
+    from knowledge.training import LABEL_WEIGHT, MIN_LABELS, NotEnoughLabels, learn
     from knowledge.verifier import deployment_verifier_file, save_verifier
 
     labels = args.read_labels(settings)
@@ -121,7 +121,8 @@ def _learn(settings, args) -> int:
         return 1
     t0 = time.perf_counter()
     try:
-        res = learn(rt._snap.index, rt._snap.profiles, labels, rt.verifier, rt.utility, args.holdout, args.seed)
+        res = learn(rt._snap.index, rt._snap.profiles, labels, rt.verifier, rt.utility, args.holdout, args.seed,
+                    weight=args.label_weight or LABEL_WEIGHT)
     except NotEnoughLabels as e:
         print(f"not enough labels to learn from: {e}")
         return 1
@@ -186,6 +187,7 @@ def register(subparsers, extra_checks=(), read_labels=None) -> None:
         p.add_argument("--kb", help="knowledge folder; default: BOT_KNOWLEDGE_DIR")
         p.add_argument("--holdout", type=float, default=0.3, help="share of the labels held out, whole entries")
         p.add_argument("--seed", type=int, default=0, help="which entries are held out")
+        p.add_argument("--label-weight", type=float, help="shipped rows one desk label counts as (default 3)")
         p.add_argument("--dry-run", action="store_true", help="train and compare, write nothing")
         _encoder_args(p)
         p.set_defaults(func=_learn, read_labels=read_labels)

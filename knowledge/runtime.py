@@ -19,8 +19,10 @@ from .answers import Answer, Hit, answer_text
 from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
 from .features import Profiles
+from .grouping import group_similar
 from .index import Encoders, KnowledgeIndex, Params
 from .loader import faq_paths, knowledge_files, load
+from .normalize import normalize
 from .schema import Entry, Problem
 from .screen import text_has_question
 from .verifier import SUGGEST_MAX, Utility, Verifier, deployment_verifier_file, load_verifier
@@ -149,6 +151,12 @@ class KnowledgeRuntime:
 
     def answer_text(self, entry: Entry, lang: str | None) -> str:
         return answer_text(entry, lang)
+
+    def group_questions(self, texts: list[str]) -> list[list[int]]:
+        """Indices of `texts` grouped by meaning (the main encoder's query vectors), largest group first."""
+        if not texts:
+            return []
+        return group_similar(self._enc.main.query([normalize(t) for t in texts]))
 
     def ask(self, text: str, lang: str | None = None, k: int = 5) -> Answer:
         """Rank the entries for a customer's text and decide what to do with it.

@@ -187,7 +187,8 @@ class Shipped:
                    np.isin(d["kind"], IN_SCOPE_KINDS))
 
 
-def out_of_fold(kind: str, shipped: Shipped, extra_X: np.ndarray, extra_y: np.ndarray) -> dict[str, list]:
+def out_of_fold(kind: str, shipped: Shipped, extra_X: np.ndarray, extra_y: np.ndarray,
+                weight: float = LABEL_WEIGHT) -> dict[str, list]:
     """Out-of-fold scores of the dev questions (each fold's model trained on the other folds plus the
     deployment's training labels): what the new model's thresholds are chosen on."""
     p = np.zeros(len(shipped.y))
@@ -195,7 +196,7 @@ def out_of_fold(kind: str, shipped: Shipped, extra_X: np.ndarray, extra_y: np.nd
         test = shipped.fold == f
         X = np.concatenate([shipped.X[~test], extra_X])
         y = np.concatenate([shipped.y[~test], extra_y])
-        w = np.concatenate([np.ones(int((~test).sum())), np.full(len(extra_y), LABEL_WEIGHT)])
+        w = np.concatenate([np.ones(int((~test).sum())), np.full(len(extra_y), weight)])
         _, pred = fit_model(kind, X, y, w)
         sel = test & shipped.dev
         p[sel] = pred(shipped.X[sel])
@@ -231,9 +232,10 @@ class Learned:
 
 
 def learn(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any], old: Verifier, utility: Utility,
-          holdout: float = 0.3, seed: int = 0, rows_file: Path = ROWS_FILE) -> Learned:
+          holdout: float = 0.3, seed: int = 0, rows_file: Path = ROWS_FILE, weight: float = LABEL_WEIGHT) -> Learned:
     """Refit `old`'s kind of model on the shipped rows plus the training share of the labels; keep it
-    when its cost on the held-out labels (whole entries, never seen in training) is at most the old one's."""
+    when its cost on the held-out labels (whole entries, never seen in training) is at most the old one's.
+    `weight`: how many shipped rows one deployment label counts as."""
     rows = label_rows(index, profiles, labels)
     if len(rows.ids) < MIN_LABELS:
         raise NotEnoughLabels(f"{len(rows.ids)} usable labels; at least {MIN_LABELS} are needed")
@@ -251,11 +253,11 @@ def learn(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any], old:
     X_lab = X_lab[:, cols]
     X = np.concatenate([shipped.X, X_lab])
     y = np.concatenate([shipped.y, y_lab])
-    w = np.concatenate([np.ones(len(shipped.y)), np.full(len(y_lab), LABEL_WEIGHT)])
+    w = np.concatenate([np.ones(len(shipped.y)), np.full(len(y_lab), weight)])
     model, _ = fit_model(kind, X, y, w)
-    spec = {"model": export(kind, model, cols), "k": K, "oof": out_of_fold(kind, shipped, X_lab, y_lab),
+    spec = {"model": export(kind, model, cols), "k": K, "oof": out_of_fold(kind, shipped, X_lab, y_lab, weight),
             "notes": {"chosen": kind, "learned": {"shipped_rows": len(shipped.y), "labels": len(train),
-                                                  "label_weight": LABEL_WEIGHT},
+                                                  "label_weight": weight},
                       **{k: v for k, v in old.spec.get("notes", {}).items() if k in ("cv", "trained_on")}}}
     new = Verifier(spec)
     s_old, s_new = score(old, rows, test, utility), score(new, rows, test, utility)
