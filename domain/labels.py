@@ -12,6 +12,7 @@ Where each label comes from (nothing is stored twice):
 - ``try``: a content manager corrected the console's "try a question" (``knowledge_labels``);
 - ``handoff``: an agent sent an entry's answer during a handoff (``knowledge_labels``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,16 +53,18 @@ class LabelError(ValueError):
         self.code = code
 
 
-def record(session: Session, text: str, entry_id: str | None, source: str, staff_id: int | None,
-           question_id: int | None = None) -> KnowledgeLabel:
+def record(
+    session: Session, text: str, entry_id: str | None, source: str, staff_id: int | None, question_id: int | None = None
+) -> KnowledgeLabel:
     """Store a staff label: `text` is answered by `entry_id` (None: by no entry of the knowledge)."""
     if source not in STORED_SOURCES:
         raise LabelError("bad_source")
     text = (text or "").strip()
     if not text:
         raise LabelError("empty")
-    label = KnowledgeLabel(text=text[:MAX_TEXT], entry_id=entry_id or None, source=source, staff_id=staff_id,
-                           question_id=question_id)
+    label = KnowledgeLabel(
+        text=text[:MAX_TEXT], entry_id=entry_id or None, source=source, staff_id=staff_id, question_id=question_id
+    )
     session.add(label)
     session.flush()
     return label
@@ -71,9 +74,12 @@ def handoff_question(session: Session, handoff: HandoffSession) -> str:
     """What the customer asked in a handoff: the question it was opened with, else their last message."""
     if handoff.question.strip():
         return handoff.question
-    last = session.scalar(select(Message.text).where(
-        Message.conversation_id == handoff.conversation_id, Message.sender == "customer", Message.text != "")
-        .order_by(Message.id.desc()).limit(1))
+    last = session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == handoff.conversation_id, Message.sender == "customer", Message.text != "")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
     return last or ""
 
 
@@ -99,10 +105,22 @@ def _chosen(session: Session) -> list[Label]:
 
 def _votes(session: Session) -> list[Label]:
     rows = session.execute(
-        select(Rating, KnowledgeQuestion.text).join(KnowledgeQuestion, KnowledgeQuestion.id == Rating.question_log_id)
-        .where(Rating.kind == "helpful", Rating.helpful.is_not(None), Rating.entry_id.is_not(None)))
-    return [Label(text, r.entry_id, bool(r.helpful), "helpful" if r.helpful else "not_helpful",
-                  f"customer:{r.customer_id}", r.rated_at or r.created_at, r.question_log_id) for r, text in rows]
+        select(Rating, KnowledgeQuestion.text)
+        .join(KnowledgeQuestion, KnowledgeQuestion.id == Rating.question_log_id)
+        .where(Rating.kind == "helpful", Rating.helpful.is_not(None), Rating.entry_id.is_not(None))
+    )
+    return [
+        Label(
+            text,
+            r.entry_id,
+            bool(r.helpful),
+            "helpful" if r.helpful else "not_helpful",
+            f"customer:{r.customer_id}",
+            r.rated_at or r.created_at,
+            r.question_log_id,
+        )
+        for r, text in rows
+    ]
 
 
 def _stored(session: Session) -> list[Label]:
@@ -137,8 +155,9 @@ class AlternateSuggestion:
     sources: list[str]
 
 
-def suggested_alternates(labels: list[Label], phrasings: Callable[[str], tuple[str, ...] | None]
-                         ) -> list[AlternateSuggestion]:
+def suggested_alternates(
+    labels: list[Label], phrasings: Callable[[str], tuple[str, ...] | None]
+) -> list[AlternateSuggestion]:
     """The labelled questions that could be alternates of their entry, most often labelled first.
     `phrasings(entry_id)`: the entry's question and alternates, None for an entry no longer there."""
     found: dict[tuple[str, str], AlternateSuggestion] = {}

@@ -5,6 +5,7 @@ Average-linkage agglomerative clustering over cosine similarity, stopped when th
 groups are less similar than `threshold`: every pair of groups left is further apart than that on
 average, and a group's questions are, on average, at least that close to one another.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -25,7 +25,7 @@ from .loader import faq_paths, knowledge_files, load
 from .normalize import normalize
 from .schema import Entry, Problem
 from .screen import text_has_question
-from .verifier import SUGGEST_MAX, Utility, Verifier, deployment_verifier_file, load_verifier
+from .verifier import SUGGEST_MAX, Utility, Verifier, deployment_verifier_file, preferred_verifier
 from .verifier import K as VERIFY_K
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ class KnowledgeRuntime:
         use = UseEmbedder(threads) if use_encoder else None
         self.profile = profile_name(main.name, bool(use))
         # the learned verifier for this encoder profile (None: the 2-feature calibration decides)
-        if verifier is True:
-            verifier = (verifier_file and load_verifier(self.profile, Path(verifier_file))) or load_verifier(self.profile)
-        self.verifier = verifier or None
+        self.verifier = (preferred_verifier(self.profile, verifier_file) if verifier is True else verifier) or None
         self.utility = Utility(wrong_cost=wrong_cost)
         if calibration is not None:
             self.calibration = calibration

@@ -11,6 +11,7 @@ on the deployment labels it did not train on.
 A label is any object with ``text``, ``entry_id`` (None: no entry answers the question) and
 ``fits`` (False: the entry does not answer it, as a "not helpful" vote says).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -46,8 +47,14 @@ def fit_model(kind: str, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None
     if kind == "gbt":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        m = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=7, min_samples_leaf=30,
-                                           l2_regularization=1.0, random_state=0)
+        m = HistGradientBoostingClassifier(
+            max_iter=200,
+            learning_rate=0.05,
+            max_leaf_nodes=7,
+            min_samples_leaf=30,
+            l2_regularization=1.0,
+            random_state=0,
+        )
         m.fit(X, y, sample_weight=weight)
         return m, lambda Z: m.predict_proba(Z)[:, 1]
     from sklearn.linear_model import LogisticRegression
@@ -183,12 +190,14 @@ class Shipped:
         if missing:
             raise ValueError(f"the shipped training rows lack features the verifier uses: {missing}")
         X = d["X"][:, [stored.index(f) for f in names]].astype(np.float64)
-        return cls(X, d["y"].astype(int), d["question"], d["fold"], d["source"] == 0,
-                   np.isin(d["kind"], IN_SCOPE_KINDS))
+        return cls(
+            X, d["y"].astype(int), d["question"], d["fold"], d["source"] == 0, np.isin(d["kind"], IN_SCOPE_KINDS)
+        )
 
 
-def out_of_fold(kind: str, shipped: Shipped, extra_X: np.ndarray, extra_y: np.ndarray,
-                weight: float = LABEL_WEIGHT) -> dict[str, list]:
+def out_of_fold(
+    kind: str, shipped: Shipped, extra_X: np.ndarray, extra_y: np.ndarray, weight: float = LABEL_WEIGHT
+) -> dict[str, list]:
     """Out-of-fold scores of the dev questions (each fold's model trained on the other folds plus the
     deployment's training labels): what the new model's thresholds are chosen on."""
     p = np.zeros(len(shipped.y))
@@ -231,8 +240,17 @@ class Learned:
     spec: dict
 
 
-def learn(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any], old: Verifier, utility: Utility,
-          holdout: float = 0.3, seed: int = 0, rows_file: Path = ROWS_FILE, weight: float = LABEL_WEIGHT) -> Learned:
+def learn(
+    index: KnowledgeIndex,
+    profiles: Profiles,
+    labels: Iterable[Any],
+    old: Verifier,
+    utility: Utility,
+    holdout: float = 0.3,
+    seed: int = 0,
+    rows_file: Path = ROWS_FILE,
+    weight: float = LABEL_WEIGHT,
+) -> Learned:
     """Refit `old`'s kind of model on the shipped rows plus the training share of the labels; keep it
     when its cost on the held-out labels (whole entries, never seen in training) is at most the old one's.
     `weight`: how many shipped rows one deployment label counts as."""
@@ -243,8 +261,10 @@ def learn(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any], old:
     test = [q for q, g in enumerate(rows.group) if g in held]
     train = [q for q, g in enumerate(rows.group) if g not in held]
     if sum(rows.fits[q] for q in test) < MIN_HELD_OUT or not train:
-        raise NotEnoughLabels(f"{len(test)} labels held out, {len(train)} to train on: the labels name too few "
-                              f"entries to hold whole entries out (at least {MIN_HELD_OUT} held out are needed)")
+        raise NotEnoughLabels(
+            f"{len(test)} labels held out, {len(train)} to train on: the labels name too few "
+            f"entries to hold whole entries out (at least {MIN_HELD_OUT} held out are needed)"
+        )
     names = old.model.features
     cols = [FEATURES.index(f) for f in names]
     kind = old.model.kind
@@ -255,10 +275,16 @@ def learn(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any], old:
     y = np.concatenate([shipped.y, y_lab])
     w = np.concatenate([np.ones(len(shipped.y)), np.full(len(y_lab), weight)])
     model, _ = fit_model(kind, X, y, w)
-    spec = {"model": export(kind, model, cols), "k": K, "oof": out_of_fold(kind, shipped, X_lab, y_lab, weight),
-            "notes": {"chosen": kind, "learned": {"shipped_rows": len(shipped.y), "labels": len(train),
-                                                  "label_weight": weight},
-                      **{k: v for k, v in old.spec.get("notes", {}).items() if k in ("cv", "trained_on")}}}
+    spec = {
+        "model": export(kind, model, cols),
+        "k": K,
+        "oof": out_of_fold(kind, shipped, X_lab, y_lab, weight),
+        "notes": {
+            "chosen": kind,
+            "learned": {"shipped_rows": len(shipped.y), "labels": len(train), "label_weight": weight},
+            **{k: v for k, v in old.spec.get("notes", {}).items() if k in ("cv", "trained_on")},
+        },
+    }
     new = Verifier(spec)
     s_old, s_new = score(old, rows, test, utility), score(new, rows, test, utility)
     return Learned(len(rows.ids), len(train), len(test), s_old, s_new, s_new.cost <= s_old.cost + 1e-9, spec)

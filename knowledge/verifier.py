@@ -198,6 +198,12 @@ def load_verifier(profile: str, path: Path = VERIFIER_FILE) -> Verifier | None:
         return None
 
 
+def preferred_verifier(profile: str, deployment_file: Path | None) -> Verifier | None:
+    """A deployment's own verifier for the profile (`kb learn`'s, under BOT_DATA_DIR) if it has one,
+    else the shipped one."""
+    return (load_verifier(profile, Path(deployment_file)) if deployment_file else None) or load_verifier(profile)
+
+
 def save_verifier(profile: str, spec: dict, path: Path = VERIFIER_FILE) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -21,8 +21,15 @@ from bot.logs import setup_logging
 from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
-from bot.web.console import (dashboard, handoff_pages, knowledge_learning, knowledge_pages, search_pages, staff_pages,
-                            webhooks_pages)
+from bot.web.console import (
+    dashboard,
+    handoff_pages,
+    knowledge_learning,
+    knowledge_pages,
+    search_pages,
+    staff_pages,
+    webhooks_pages,
+)
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired

@@ -7,6 +7,7 @@ is ``knowledge_questions.chosen_entry_id``, a helpful / not helpful vote a ``rat
 ``helpful`` (domain/labels.py reads all of them as one list). Entry ids and question ids are plain
 columns: a label outlives an edited knowledge file or a purged question.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -6,6 +6,7 @@ suggested new entries (the questions still waiting for an answer, grouped by mea
 For content managers (admins count as every role). Labels come from ``domain.labels``; an accepted
 alternate is written with ``knowledge_pages.add_alternate`` and the hot reload serves it at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,9 +49,13 @@ def suggested_new_entries(session: Session, knowledge: Any) -> list[NewEntrySugg
             counts[key] = (text, n + 1)
     distinct = list(counts.values())
     groups = knowledge.group_questions([text for text, _ in distinct])
-    found = [NewEntrySuggestion(sum(distinct[i][1] for i in g),
-                                [distinct[i][0] for i in sorted(g, key=lambda i: -distinct[i][1])][:EXAMPLES])
-             for g in groups]
+    found = [
+        NewEntrySuggestion(
+            sum(distinct[i][1] for i in g),
+            [distinct[i][0] for i in sorted(g, key=lambda i: -distinct[i][1])][:EXAMPLES],
+        )
+        for g in groups
+    ]
     return sorted(found, key=lambda s: -s.count)
 
 
@@ -58,25 +63,40 @@ def _phrasings(knowledge: Any):
     def of(entry_id: str) -> tuple[str, ...] | None:
         entry = knowledge.entry(entry_id)
         return None if entry is None else tuple(entry.phrasings)
+
     return of
 
 
 @router.get("/suggestions", response_class=HTMLResponse)
-def suggestions_page(request: Request, error: str | None = None, accepted: str | None = None,
-                     user: StaffUser = Depends(EDIT), session: Session = DB_SESSION) -> HTMLResponse:
+def suggestions_page(
+    request: Request,
+    error: str | None = None,
+    accepted: str | None = None,
+    user: StaffUser = Depends(EDIT),
+    session: Session = DB_SESSION,
+) -> HTMLResponse:
     knowledge = request.app.state.services.knowledge
     alternates = new_entries = []
     if knowledge is not None:
         alternates = labels.suggested_alternates(labels.desk_labels(session), _phrasings(knowledge))
         new_entries = suggested_new_entries(session, knowledge)
-    return render(request, "console/knowledge_suggestions.html", {
-        "loaded": knowledge is not None, "alternates": alternates, "new_entries": new_entries,
-        "error": error, "accepted": accepted})
+    return render(
+        request,
+        "console/knowledge_suggestions.html",
+        {
+            "loaded": knowledge is not None,
+            "alternates": alternates,
+            "new_entries": new_entries,
+            "error": error,
+            "accepted": accepted,
+        },
+    )
 
 
 @router.post("/suggestions/alternate", dependencies=[Depends(verify_csrf)])
-def accept_alternate(request: Request, entry_id: str = Form(""), text: str = Form(""),
-                     user: StaffUser = Depends(EDIT)) -> Response:
+def accept_alternate(
+    request: Request, entry_id: str = Form(""), text: str = Form(""), user: StaffUser = Depends(EDIT)
+) -> Response:
     """Write the suggested question into its entry's file as an alternate."""
     services = request.app.state.services
     entry = services.knowledge.entry(entry_id) if services.knowledge is not None else None
@@ -90,8 +110,14 @@ def accept_alternate(request: Request, entry_id: str = Form(""), text: str = For
 
 
 @router.post("/try/label", dependencies=[Depends(verify_csrf)])
-def label_try(request: Request, q: str = Form(""), entry_id: str = Form(""), lang: str = Form(""),
-              user: StaffUser = Depends(EDIT), session: Session = DB_SESSION) -> Response:
+def label_try(
+    request: Request,
+    q: str = Form(""),
+    entry_id: str = Form(""),
+    lang: str = Form(""),
+    user: StaffUser = Depends(EDIT),
+    session: Session = DB_SESSION,
+) -> Response:
     """A content manager says which entry answers the question tried ("none": no entry does)."""
     knowledge = request.app.state.services.knowledge
     chosen = entry_id.strip()

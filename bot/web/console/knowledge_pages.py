@@ -141,7 +141,8 @@ def add_alternate(knowledge_dir: Path, entry: Any, text: str) -> Path:
         raise EntryError("outside")
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     items = document.get("entries", []) if isinstance(document, dict) else document
-    found = next((item for item in items or [] if isinstance(item, dict) and item.get("id") == field(entry, "id")), None)
+    entry_id = field(entry, "id")
+    found = next((item for item in items or [] if isinstance(item, dict) and item.get("id") == entry_id), None)
     if found is None:
         raise EntryError("not_found")
     if text not in [found.get("question"), *(found.get("alternates") or [])]:

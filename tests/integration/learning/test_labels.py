@@ -1,5 +1,6 @@
 """Labels from the desk's own traffic, and the console's suggestions made from them, on both databases
 (stand-in knowledge over a copy of the sample folder)."""
+
 from __future__ import annotations
 
 import shutil
@@ -65,8 +66,14 @@ def test_customers_and_staff_answers_label_questions(rt):
     me.send(button=f"feedback:faq:down:{question(rt, '办事大厅的办公时间是什么？').id}:hall-hours")
     me.send("推荐一部好看的电影吧")  # declined: waits for staff
     with rt.services.db.session() as s:
-        answer_recorded(s, rt.services.events, question(rt, "推荐一部好看的电影吧").id, "我们不提供影视推荐。",
-                        staff_id=1, entry_id="talk-to-human")
+        answer_recorded(
+            s,
+            rt.services.events,
+            question(rt, "推荐一部好看的电影吧").id,
+            "我们不提供影视推荐。",
+            staff_id=1,
+            entry_id="talk-to-human",
+        )
     found = by_source(rt)
     assert {k: [(x.text, x.entry_id, x.fits) for x in v] for k, v in found.items()} == {
         "pick": [("办公时间", picked, True)],  # the vote on the same answer says the same once
@@ -76,20 +83,28 @@ def test_customers_and_staff_answers_label_questions(rt):
     assert found["pick"][0].who.startswith("customer:") and found["staff_answer"][0].who == "staff:1"
     me.send("周末可以去现场办理吗？")
     me.send(button=f"feedback:faq:up:{question(rt, '周末可以去现场办理吗？').id}:hall-hours")
-    assert [(x.text, x.entry_id, x.fits) for x in by_source(rt)["helpful"]] == [("周末可以去现场办理吗？", "hall-hours", True)]
+    assert [(x.text, x.entry_id, x.fits) for x in by_source(rt)["helpful"]] == [
+        ("周末可以去现场办理吗？", "hall-hours", True)
+    ]
 
 
 def test_try_a_question_and_a_handoff_label_questions(rt):
     carl = client_for(rt, "carl")
     page = carl.get("/console/knowledge/try", params={"q": "办公时间"}).text
     assert 'id="label-form"' in page
-    saved = carl.post("/console/knowledge/try/label", follow_redirects=False,
-                      data={"csrf_token": csrf_of(page), "q": "办公时间", "entry_id": "hall-hours"})
+    saved = carl.post(
+        "/console/knowledge/try/label",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "q": "办公时间", "entry_id": "hall-hours"},
+    )
     assert saved.status_code == 303 and "labelled=hall-hours" in saved.headers["location"]
     assert "hall-hours" in carl.get(saved.headers["location"]).text
     carl.post("/console/knowledge/try/label", data={"csrf_token": csrf_of(page), "q": "推荐电影", "entry_id": "none"})
-    wrong = carl.post("/console/knowledge/try/label", follow_redirects=False,
-                      data={"csrf_token": csrf_of(page), "q": "x", "entry_id": "no-such-entry"})
+    wrong = carl.post(
+        "/console/knowledge/try/label",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "q": "x", "entry_id": "no-such-entry"},
+    )
     assert "label_error=not_found" in wrong.headers["location"]
     agent = client_for(rt, "alice")
     assert agent.get("/console/knowledge/try", params={"q": "办公时间"}).status_code == 200
@@ -104,8 +119,11 @@ def test_try_a_question_and_a_handoff_label_questions(rt):
     agent.post(f"/console/handoffs/{handoff.id}/claim", data={"csrf_token": csrf_of(page)})
     page = agent.get(f"/console/conversations/{handoff.conversation_id}").text
     assert 'id="send-entry"' in page
-    bad = agent.post(f"/console/handoffs/{handoff.id}/entry", follow_redirects=False,
-                     data={"csrf_token": csrf_of(page), "entry": "no-such-entry"})
+    bad = agent.post(
+        f"/console/handoffs/{handoff.id}/entry",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "entry": "no-such-entry"},
+    )
     assert "error=no_entry" in bad.headers["location"]
     agent.post(f"/console/handoffs/{handoff.id}/entry", data={"csrf_token": csrf_of(page), "entry": "hall-hours"})
     kb = rt.services.knowledge
@@ -113,9 +131,13 @@ def test_try_a_question_and_a_handoff_label_questions(rt):
         sent = s.scalars(select(OutboxItem).order_by(OutboxItem.id.desc())).first()
         assert sent.payload["text"] == kb.answer_text(kb.entry("hall-hours"), "zh")
     found = by_source(rt)
-    assert [(x.text, x.entry_id, x.who) for x in found["try"]] == [("办公时间", "hall-hours", "staff:1"),
-                                                                  ("推荐电影", None, "staff:1")]
-    assert [(x.text, x.entry_id, x.who) for x in found["handoff"]] == [("我的证件什么时候能拿到", "hall-hours", "staff:2")]
+    assert [(x.text, x.entry_id, x.who) for x in found["try"]] == [
+        ("办公时间", "hall-hours", "staff:1"),
+        ("推荐电影", None, "staff:1"),
+    ]
+    assert [(x.text, x.entry_id, x.who) for x in found["handoff"]] == [
+        ("我的证件什么时候能拿到", "hall-hours", "staff:2")
+    ]
 
 
 def test_suggestions_page_lists_alternates_and_new_entries_and_accepts_one(rt):
@@ -135,12 +157,18 @@ def test_suggestions_page_lists_alternates_and_new_entries_and_accepts_one(rt):
     assert "<td>1</td>" in rows[1] and "我家的猫不吃饭" in rows[1]
     assert client_for(rt, "alice").get("/console/knowledge/suggestions").status_code == 403
 
-    done = carl.post("/console/knowledge/suggestions/alternate", follow_redirects=False,
-                     data={"csrf_token": csrf_of(page), "entry_id": "hall-hours", "text": "办公时间"})
+    done = carl.post(
+        "/console/knowledge/suggestions/alternate",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "entry_id": "hall-hours", "text": "办公时间"},
+    )
     assert done.status_code == 303 and "accepted=hall-hours" in done.headers["location"]
     entries, problems = load(rt.services.settings.knowledge_dir)
     assert not [p for p in problems if p.level == "error"]
     assert "办公时间" in next(e for e in entries if e.id == "hall-hours").alternates
-    missing = carl.post("/console/knowledge/suggestions/alternate", follow_redirects=False,
-                        data={"csrf_token": csrf_of(page), "entry_id": "no-such-entry", "text": "x"})
+    missing = carl.post(
+        "/console/knowledge/suggestions/alternate",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "entry_id": "no-such-entry", "text": "x"},
+    )
     assert "error=not_found" in missing.headers["location"]
