@@ -102,3 +102,17 @@ def test_kb_learn_writes_the_deployments_verifier_which_the_runtime_prefers(
     assert preferred_verifier(kb.profile, written).spec["notes"]["learned"] == spec["notes"]["learned"]
     assert "learned" not in preferred_verifier(kb.profile, tmp_path / "none.json").spec["notes"]
     assert "learned" not in load_verifier(kb.profile).spec["notes"], "the installed package is left alone"
+
+
+def test_waiting_questions_are_grouped_by_meaning_with_the_live_encoder(kb):
+    texts = [
+        "推荐一部好看的电影吧",
+        "我家的猫不吃饭",
+        "有什么好看的电影推荐",
+        "附近哪里能停车",
+        "猫咪不吃东西怎么办",
+        "最近有啥电影值得看",
+        "停车场在哪里",
+    ]
+    assert kb.group_questions(texts) == [[0, 2, 5], [1, 4], [3, 6]]
+    assert kb.group_questions([]) == []
