@@ -109,6 +109,18 @@ def accept_alternate(
     return done(f"/console/knowledge/suggestions?accepted={entry.id}")
 
 
+@router.post("/unanswered/answer", dependencies=[Depends(verify_csrf)])
+def answer_with_entry(request: Request, question: str = Form(""), entry_id: str = Form(""),
+                      user: StaffUser = Depends(EDIT), session: Session = DB_SESSION) -> Response:
+    """Answer the waiting questions worded like `question` with an existing entry's answer."""
+    services = request.app.state.services
+    entry = services.knowledge.entry(entry_id.strip()) if services.knowledge is not None else None
+    if entry is None:
+        return RedirectResponse("/console/knowledge/unanswered?error=not_found", status_code=303)
+    answered = questions.answer_with_entry(session, services.events, question, entry, user.id)
+    return done(f"/console/knowledge/unanswered?answered={len(answered)}")
+
+
 @router.post("/try/label", dependencies=[Depends(verify_csrf)])
 def label_try(
     request: Request,

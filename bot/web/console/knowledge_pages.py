@@ -192,13 +192,15 @@ def entry_page(entry_id: str, request: Request, user: StaffUser = Depends(READ))
 
 
 @router.get("/unanswered", response_class=HTMLResponse)
-def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(READ),
-                    session: Session = DB_SESSION) -> HTMLResponse:
+def unanswered_page(request: Request, days: int = 30, answered: int | None = None, error: str = "",
+                    user: StaffUser = Depends(READ), session: Session = DB_SESSION) -> HTMLResponse:
     since = utcnow() - timedelta(days=max(1, min(days, 365)))
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
     found.sort(key=lambda u: (-u.count, -u.last_at.timestamp()))
+    knowledge = _knowledge(request)
     return render(request, "console/knowledge_unanswered.html", {
-        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager")})
+        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager"), "answered": answered,
+        "error": error, "entries": entries_of(knowledge)[:500] if knowledge is not None else []})
 
 
 @router.get("/new", response_class=HTMLResponse)

@@ -172,3 +172,31 @@ def test_suggestions_page_lists_alternates_and_new_entries_and_accepts_one(rt):
         data={"csrf_token": csrf_of(page), "entry_id": "no-such-entry", "text": "x"},
     )
     assert "error=not_found" in missing.headers["location"]
+
+
+def test_staff_answer_a_waiting_question_with_an_existing_entry(rt):
+    Customer(rt, "c1").send("推荐一部好看的电影吧")
+    Customer(rt, "c2").send("推荐一部好看的电影吧！")
+    carl = client_for(rt, "carl")
+    page = carl.get("/console/knowledge/unanswered").text
+    assert 'action="/console/knowledge/unanswered/answer"' in page
+    missing = carl.post(
+        "/console/knowledge/unanswered/answer",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "question": "推荐一部好看的电影吧", "entry_id": "nope"},
+    )
+    assert "error=not_found" in missing.headers["location"]
+    done = carl.post(
+        "/console/knowledge/unanswered/answer",
+        follow_redirects=False,
+        data={"csrf_token": csrf_of(page), "question": "推荐一部好看的电影吧", "entry_id": "talk-to-human"},
+    )
+    assert done.headers["location"].endswith("answered=2")
+    kb = rt.services.knowledge
+    with rt.services.db.session() as s:
+        texts = [o.payload.get("text", "") for o in s.scalars(select(OutboxItem).where(OutboxItem.chat_id == "c2"))]
+    assert any(kb.answer_text(kb.entry("talk-to-human"), "zh") in t for t in texts)
+    assert [(x.text, x.entry_id, x.who) for x in by_source(rt)["staff_answer"]] == [
+        ("推荐一部好看的电影吧", "talk-to-human", "staff:1"),
+        ("推荐一部好看的电影吧！", "talk-to-human", "staff:1"),
+    ]
