@@ -54,16 +54,17 @@ class LabelError(ValueError):
 
 
 def record(
-    session: Session, text: str, entry_id: str | None, source: str, staff_id: int | None, question_id: int | None = None
+    session: Session, text: str, entry_id: str | None, source: str, staff_id: int | None, customer_id: int | None = None
 ) -> KnowledgeLabel:
-    """Store a staff label: `text` is answered by `entry_id` (None: by no entry of the knowledge)."""
+    """Store a staff label: `text` is answered by `entry_id` (None: by no entry of the knowledge);
+    `customer_id`: the customer whose words `text` is, if it is a customer's."""
     if source not in STORED_SOURCES:
         raise LabelError("bad_source")
     text = (text or "").strip()
     if not text:
         raise LabelError("empty")
     label = KnowledgeLabel(
-        text=text[:MAX_TEXT], entry_id=entry_id or None, source=source, staff_id=staff_id, question_id=question_id
+        text=text[:MAX_TEXT], entry_id=entry_id or None, source=source, staff_id=staff_id, customer_id=customer_id
     )
     session.add(label)
     session.flush()
@@ -88,7 +89,7 @@ def record_handoff_answer(session: Session, handoff: HandoffSession, entry_id: s
     (nothing is recorded when the customer has not written anything)."""
     text = handoff_question(session, handoff)
     if text.strip():
-        record(session, text, entry_id, "handoff", staff_id)
+        record(session, text, entry_id, "handoff", staff_id, handoff.customer_id)
 
 
 def _chosen(session: Session) -> list[Label]:
@@ -125,7 +126,7 @@ def _votes(session: Session) -> list[Label]:
 
 def _stored(session: Session) -> list[Label]:
     rows = session.scalars(select(KnowledgeLabel))
-    return [Label(r.text, r.entry_id, True, r.source, f"staff:{r.staff_id}", r.created_at, r.question_id) for r in rows]
+    return [Label(r.text, r.entry_id, True, r.source, f"staff:{r.staff_id}", r.created_at) for r in rows]
 
 
 def desk_labels(session: Session) -> list[Label]:

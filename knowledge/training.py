@@ -117,7 +117,10 @@ class LabelRows:
 
 def label_rows(index: KnowledgeIndex, profiles: Profiles, labels: Iterable[Any]) -> LabelRows:
     rows = LabelRows()
+    known = {e.id for e in index.entries}
     for label in labels:
+        if label.entry_id is not None and label.entry_id not in known:
+            continue  # the entry is gone: what the label said no longer applies
         X, ids, _ = candidate_rows(index, profiles, label.text)
         if len(ids):
             rows.add(X, ids, label)
@@ -282,9 +285,13 @@ def learn(
         "notes": {
             "chosen": kind,
             "learned": {"shipped_rows": len(shipped.y), "labels": len(train), "label_weight": weight},
-            **{k: v for k, v in old.spec.get("notes", {}).items() if k in ("cv", "trained_on")},
         },
     }
     new = Verifier(spec)
     s_old, s_new = score(old, rows, test, utility), score(new, rows, test, utility)
+    spec["notes"]["learned"]["gate"] = {
+        "held_out": len(test),
+        "old_cost": round(s_old.cost, 4),
+        "new_cost": round(s_new.cost, 4),
+    }
     return Learned(len(rows.ids), len(train), len(test), s_old, s_new, s_new.cost <= s_old.cost + 1e-9, spec)

@@ -4,8 +4,8 @@ and staff answering recorded questions with an entry.
 
 Customers' own labels are already stored elsewhere and are not copied here: a "did you mean" pick
 is ``knowledge_questions.chosen_entry_id``, a helpful / not helpful vote a ``ratings`` row of kind
-``helpful`` (domain/labels.py reads all of them as one list). Entry ids and question ids are plain
-columns: a label outlives an edited knowledge file or a purged question.
+``helpful`` (domain/labels.py reads all of them as one list). The entry id is a plain column: a
+label outlives an edited knowledge file.
 """
 
 from __future__ import annotations
@@ -28,5 +28,6 @@ class KnowledgeLabel(Base):
     #: try | handoff | staff_answer
     source: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
-    question_id: Mapped[int | None]
+    #: whose words ``text`` is when a customer's (a handoff's question): found by a person's export or erasure
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -24,18 +24,21 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.String(length=128), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('question_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('created_at', storage.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_knowledge_labels_staff_id_staff_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_knowledge_labels_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_knowledge_labels'))
     )
     with op.batch_alter_table('knowledge_labels', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_knowledge_labels_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_knowledge_labels_staff_id'), ['staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_knowledge_labels_customer_id'), ['customer_id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('knowledge_labels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_labels_customer_id'))
         batch_op.drop_index(batch_op.f('ix_knowledge_labels_staff_id'))
         batch_op.drop_index(batch_op.f('ix_knowledge_labels_created_at'))
     op.drop_table('knowledge_labels')

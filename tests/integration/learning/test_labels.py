@@ -17,7 +17,7 @@ from domain.labels import desk_labels
 from domain.questions import answer_recorded
 from domain.staff import add_staff
 from knowledge.loader import load
-from storage.models import HandoffSession, KnowledgeQuestion, OutboxItem
+from storage.models import HandoffSession, KnowledgeLabel, KnowledgeQuestion, OutboxItem
 from tests.console_helpers import console_login, csrf_of
 from tests.testbot import Customer, build_runtime
 
@@ -130,6 +130,9 @@ def test_try_a_question_and_a_handoff_label_questions(rt):
     with rt.services.db.session() as s:
         sent = s.scalars(select(OutboxItem).order_by(OutboxItem.id.desc())).first()
         assert sent.payload["text"] == kb.answer_text(kb.entry("hall-hours"), "zh")
+    with rt.services.db.session() as s:
+        stored = s.scalars(select(KnowledgeLabel).where(KnowledgeLabel.source == "handoff")).one()
+        assert stored.customer_id == handoff.customer_id  # the customer's words: found by their export or erasure
     found = by_source(rt)
     assert [(x.text, x.entry_id, x.who) for x in found["try"]] == [
         ("办公时间", "hall-hours", "staff:1"),

@@ -75,6 +75,8 @@ def test_too_few_labels_or_entries_are_refused_with_a_reason(kb):
     one_entry = [L(a, "hall-hours") for e in kb.entries for a in e.alternates][:30]
     with pytest.raises(NotEnoughLabels, match="too few entries"):
         run(kb, one_entry)
+    with pytest.raises(NotEnoughLabels, match="^0 usable labels"):  # labels of entries no longer there
+        run(kb, [L(x.text, "gone-entry") for x in right_labels(kb)])
 
 
 def test_kb_learn_writes_the_deployments_verifier_which_the_runtime_prefers(
