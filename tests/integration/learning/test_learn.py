@@ -16,7 +16,6 @@ from knowledge.training import NotEnoughLabels, held_out_groups, label_rows, lea
 from knowledge.verifier import Verifier, deployment_verifier_file, load_verifier, preferred_verifier
 from storage.db import Database
 
-pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ def run(kb: KnowledgeRuntime, found, **kw):
     return learn(kb._snap.index, kb._snap.profiles, found, kb.verifier, kb.utility, **kw)
 
 
+@pytest.mark.slow
 def test_a_model_that_does_better_on_unseen_labels_is_kept(kb):
     res = run(kb, right_labels(kb))
     assert res.kept and res.held_out >= 5 and res.trained_on > res.held_out
@@ -47,6 +47,7 @@ def test_a_model_that_does_better_on_unseen_labels_is_kept(kb):
     assert Verifier(res.spec).thresholds(kb.utility) != (0.5, 0.3)  # thresholds chosen anew on out-of-fold scores
 
 
+@pytest.mark.slow
 def test_a_model_taught_contradictory_labels_is_refused(kb):
     good = right_labels(kb)
     held = held_out_groups(label_rows(kb._snap.index, kb._snap.profiles, good), 0.3, 0)
@@ -69,6 +70,7 @@ def test_a_model_taught_contradictory_labels_is_refused(kb):
     assert not res.kept and res.new.cost > res.old.cost
 
 
+@pytest.mark.slow
 def test_too_few_labels_or_entries_are_refused_with_a_reason(kb):
     with pytest.raises(NotEnoughLabels, match="at least 20"):
         run(kb, right_labels(kb)[:10])
@@ -79,6 +81,7 @@ def test_too_few_labels_or_entries_are_refused_with_a_reason(kb):
         run(kb, [L(x.text, "gone-entry") for x in right_labels(kb)])
 
 
+@pytest.mark.slow
 def test_kb_learn_writes_the_deployments_verifier_which_the_runtime_prefers(
     kb, tmp_path, monkeypatch, capsys, embedding_cache, database_url
 ):
@@ -106,6 +109,7 @@ def test_kb_learn_writes_the_deployments_verifier_which_the_runtime_prefers(
     assert "learned" not in load_verifier(kb.profile).spec["notes"], "the installed package is left alone"
 
 
+@pytest.mark.slow
 def test_waiting_questions_are_grouped_by_meaning_with_the_live_encoder(kb):
     texts = [
         "推荐一部好看的电影吧",
@@ -118,3 +122,13 @@ def test_waiting_questions_are_grouped_by_meaning_with_the_live_encoder(kb):
     ]
     assert kb.group_questions(texts) == [[0, 2, 5], [1, 4], [3, 6]]
     assert kb.group_questions([]) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [("--holdout", "1.5", "not a share between 0 and 1"), ("--label-weight", "0", "not a positive number")],
+)
+def test_kb_learn_refuses_bad_options_with_a_reason(option, value, said, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["kb", "learn", option, value])
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
