@@ -130,15 +130,14 @@ def _stored(session: Session) -> list[Label]:
 
 
 def desk_labels(session: Session) -> list[Label]:
-    """Every label of the desk's traffic, oldest first; the same verdict on the same question once."""
-    seen: set[tuple] = set()
-    out = []
+    """Every label of the desk's traffic, oldest first. One verdict per question and entry: the same
+    verdict again counts once (the first is kept), a changed one (a pick, then "not helpful") replaces it."""
+    latest: dict[tuple, Label] = {}
     for label in sorted(_chosen(session) + _votes(session) + _stored(session), key=lambda x: x.at):
-        key = (label.question_id if label.question_id is not None else label.text, label.entry_id, label.fits)
-        if key not in seen:
-            seen.add(key)
-            out.append(label)
-    return out
+        key = (label.question_id if label.question_id is not None else label.text, label.entry_id)
+        if key not in latest or latest[key].fits != label.fits:
+            latest[key] = label
+    return sorted(latest.values(), key=lambda x: x.at)
 
 
 #: labels that say a question reached its entry by a customer's click or a staff member's word

@@ -81,6 +81,9 @@ def test_customers_and_staff_answers_label_questions(rt):
         "staff_answer": [("推荐一部好看的电影吧", "talk-to-human", True)],
     }
     assert found["pick"][0].who.startswith("customer:") and found["staff_answer"][0].who == "staff:1"
+    me.send(button=f"feedback:faq:down:{question(rt, '办公时间').id}:{picked}")  # changed their mind
+    assert ("办公时间", picked, False) in [(x.text, x.entry_id, x.fits) for x in by_source(rt)["not_helpful"]]
+    assert "pick" not in by_source(rt)
     me.send("周末可以去现场办理吗？")
     me.send(button=f"feedback:faq:up:{question(rt, '周末可以去现场办理吗？').id}:hall-hours")
     assert [(x.text, x.entry_id, x.fits) for x in by_source(rt)["helpful"]] == [
