@@ -38,14 +38,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import cache_dir, eval_dir
-from knowledge.evaluate import read_jsonl
-from knowledge.features import FEATURES, Profiles, candidate_features
-from knowledge.index import KnowledgeIndex
-from knowledge.runtime import KnowledgeRuntime
-from knowledge.verifier import SUGGEST_MAX, K, Utility, choose_thresholds, export_gbt, export_logistic, save_verifier
+from bench.common import cache_dir, eval_dir  # noqa: E402
+from knowledge.evaluate import read_jsonl  # noqa: E402
+from knowledge.features import FEATURES, Profiles  # noqa: E402
+from knowledge.index import KnowledgeIndex  # noqa: E402
+from knowledge.runtime import KnowledgeRuntime  # noqa: E402
+from knowledge.training import MODEL_KINDS, ROWS_FILE, candidate_rows, export, fit_any  # noqa: E402
+from knowledge.verifier import SUGGEST_MAX, K, Utility, choose_thresholds, save_verifier  # noqa: E402
 
-ROWS_FILE = Path(__file__).resolve().parents[1] / "knowledge" / "verifier_rows.npz"
 SOURCES = ("dev", "kb_near_miss", "public", "kb_alternate")
 KINDS = ("paraphrase", "colloquial", "typo", "mixed", "near_miss", "out_of_scope", "-")
 
@@ -60,9 +60,7 @@ class Rows:
         self.ret_dense, self.n = [], 0
 
     def add(self, index, profiles, text, gold, group, source, kind):
-        r = index.rank(text, K)
-        X = candidate_features(r, index, profiles, K)
-        ids = [index.entries[int(i)].id for i in r.order[: len(X)]]
+        X, ids, r = candidate_rows(index, profiles, text, K)
         self.X.append(X)
         self.y += [int(gold is not None and i == gold) for i in ids]
         self.qid += [self.n] * len(X)
@@ -127,91 +125,6 @@ def build_rows(rt: KnowledgeRuntime, ev: Path, folds: int, seed: int, n_public: 
             rows.add(index, profiles, pub[int(i)]["query"], None, int(rng.randint(folds)), "public", "-")
     log(f"all rows: {rows.n} questions, {sum(len(x) for x in rows.X)} candidate rows")
     return rows, queries
-
-
-# -- models ----------------------------------------------------------------------------------
-def fit_model(kind, X, y):
-    if kind == "gbt":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        m = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=7, min_samples_leaf=30,
-                                           l2_regularization=1.0, random_state=0)
-        m.fit(X, y)
-        return m, lambda Z: m.predict_proba(Z)[:, 1]
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    fill = np.array([np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in X.T])
-    Xf = np.where(np.isnan(X), fill, X)
-    sc = StandardScaler().fit(Xf)
-    sc.scale_ = np.where(sc.scale_ > 0, sc.scale_, 1.0)
-    lr = LogisticRegression(C=0.1, max_iter=3000).fit(sc.transform(Xf), y)
-    return (fill, sc, lr), lambda Z: lr.predict_proba(sc.transform(np.where(np.isnan(Z), fill, Z)))[:, 1]
-
-
-def export(kind, model, cols):
-    names = [FEATURES[c] for c in cols]
-    if kind == "gbt":
-        return export_gbt(model, names)
-    fill, sc, lr = model
-    return export_logistic(fill, sc, lr, names, kind="listwise" if kind == "listwise" else "logistic")
-
-
-def _question_starts(qid):
-    """First row of each question (a question's rows are consecutive)."""
-    return np.r_[0, np.flatnonzero(np.diff(qid)) + 1]
-
-
-def _softmax_with_none(s, starts):
-    """Per question: softmax of its candidates' scores against "none of them" (score 0)."""
-    sizes = np.diff(np.r_[starts, len(s)])
-    top = np.maximum(np.maximum.reduceat(s, starts), 0.0)
-    e = np.exp(s - np.repeat(top, sizes))
-    return e / np.repeat(np.add.reduceat(e, starts) + np.exp(-top), sizes)
-
-
-def fit_listwise(X, y, qid, C=0.1):
-    """Linear scores trained as a softmax over each question's candidates and "none" (knowledge/verifier.py
-    `Model`): the negative log-likelihood of the right candidate (or of "none") plus an L2 penalty 1/(2C)."""
-    from types import SimpleNamespace
-
-    from scipy.optimize import minimize
-    from sklearn.preprocessing import StandardScaler
-
-    fill = np.array([np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in X.T])
-    sc = StandardScaler().fit(np.where(np.isnan(X), fill, X))
-    sc.scale_ = np.where(sc.scale_ > 0, sc.scale_, 1.0)
-    Z = sc.transform(np.where(np.isnan(X), fill, X))
-    starts = _question_starts(qid)
-
-    def loss(theta):
-        s = Z @ theta[:-1] + theta[-1]
-        P = _softmax_with_none(s, starts)
-        none = 1.0 - np.add.reduceat(P, starts)
-        nll = -np.log(np.where(np.add.reduceat(y, starts) > 0, np.add.reduceat(P * y, starts), none) + 1e-300).sum()
-        g = P - y
-        w = theta[:-1]
-        return nll + 0.5 * (w @ w) / C, np.r_[Z.T @ g + w / C, g.sum()]
-
-    theta = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 3000}).x
-    lr = SimpleNamespace(coef_=theta[None, :-1], intercept_=np.array([theta[-1]]))
-
-    def pred(Zq, qz):
-        s = sc.transform(np.where(np.isnan(Zq), fill, Zq)) @ theta[:-1] + theta[-1]
-        return _softmax_with_none(s, _question_starts(qz))
-
-    return (fill, sc, lr), pred
-
-
-MODEL_KINDS = ("gbt", "logistic", "listwise")
-
-
-def fit_any(kind, X, y, qid):
-    """`fit_model` or `fit_listwise`; the prediction takes the rows' question ids (whole questions)."""
-    if kind == "listwise":
-        return fit_listwise(X, y, qid)
-    model, pred = fit_model(kind, X, y)
-    return model, lambda Z, _qid: pred(Z)
 
 
 # -- evaluation ------------------------------------------------------------------------------

@@ -431,8 +431,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     from knowledge.cli import register as register_kb
 
-    register_kb(sub, extra_checks=[_check_services])
+    register_kb(sub, extra_checks=[_check_services], read_labels=_desk_labels)
     return parser
+
+
+def _desk_labels(settings: Settings) -> list:
+    """``kb learn``'s labels: what the desk's traffic said about the answers (domain/labels.py)."""
+    from domain.labels import desk_labels
+    from storage.db import Database
+
+    db = Database(settings.effective_database_url)
+    db.upgrade()
+    try:
+        with db.session() as session:
+            return desk_labels(session)
+    finally:
+        db.dispose()
 
 
 def _check_services(kb: Path, settings: Settings) -> list:

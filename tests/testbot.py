@@ -16,11 +16,13 @@ included). Nothing here imports faiss or an embedding model.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from bot.app import Runtime
@@ -28,6 +30,7 @@ from bot.config import Settings, load_settings
 from bot.engine import HandleResult
 from handlers.messages import Button, Incoming, IncomingFile, Reply
 from knowledge import Answer, Entry, Hit, answer_text, text_has_question
+from knowledge.grouping import group_similar
 from knowledge.loader import load
 from knowledge.normalize import normalize
 from storage.models import OutboxItem
@@ -106,6 +109,13 @@ class StandInKnowledge:
         if not near:
             return Answer("decline", 0.0)
         return Answer("suggest", 0.5, near, near[:3])
+
+    def group_questions(self, texts: list[str]) -> list[list[int]]:
+        """As the real runtime, with character-bigram counts in place of the encoder's vectors."""
+        grams = [Counter(k[i:i + 2] for i in range(max(1, len(k) - 1))) for k in map(_key, texts)]
+        vocab = sorted(set().union(*grams)) if grams else []
+        vectors = np.array([[g[w] for w in vocab] for g in grams], np.float64).reshape(len(texts), len(vocab))
+        return group_similar(vectors, threshold=0.5)
 
     def start_watching(self) -> None:
         """Nothing to watch: the entries are the test's own."""

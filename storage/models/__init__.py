@@ -5,6 +5,7 @@ from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, 
 from .feedback import Complaint, ComplaintEvent, Rating
 from .handoff import CannedReply, HandoffEvent, HandoffNote, HandoffSession
 from .knowledge import KnowledgeQuestion
+from .labels import KnowledgeLabel
 from .privacy import CustomerDataRequest, ErasureRequest
 from .security import LimitCounter
 from .staff_room import StaffLink, StaffTopic
@@ -33,6 +34,7 @@ __all__ = [
     "JSONType",
     "Job",
     "KeyValue",
+    "KnowledgeLabel",
     "KnowledgeQuestion",
     "LimitCounter",
     "Message",

@@ -22,7 +22,7 @@ from bot.web.api_schema import PathId
 from bot.web.console.pages import console_lang, customer_label, render
 from bot.web.console.security import require_staff, verify_csrf
 from bot.web.limits import INT_MAX
-from domain import applications, complaints, handoff
+from domain import applications, complaints, handoff, labels
 from domain.staff import has_role
 from handlers.i18n import t
 from storage.models import Attachment, CannedReply, Conversation, Customer, HandoffSession, Message, StaffUser, utcnow
@@ -187,8 +187,14 @@ def conversation_page(conversation_id: PathId, request: Request, error: str | No
         "messages": _messages(request, session, conversation_id), "notes": handoff.notes(session, conversation_id),
         "note_authors": agents, "canned": handoff.canned_replies(session, conversation.language),
         "targets": targets, "panels": [panel(session, conversation.customer, lang) for panel in CUSTOMER_PANELS],
+        "entries": _entries(request.app.state.services.knowledge),
         "error": error,
     })
+
+
+def _entries(knowledge: Any) -> list[Any]:
+    """The knowledge entries an agent may send the answer of (first 500, for the picker)."""
+    return list(knowledge.entries)[:500] if knowledge is not None else []
 
 
 @router.get("/api/conversations/{conversation_id}/messages")
@@ -226,9 +232,23 @@ def _conversation_of(session: Session, handoff_id: int) -> int:
     return found
 
 
+def send_entry_answer(session: Session, services: Any, handoff_id: int, user: StaffUser, entry_id: str) -> None:
+    """The agent sends a knowledge entry's answer, in the customer's language; the customer's question is
+    labelled as answered by that entry (domain/labels.py), for `kb learn`."""
+    knowledge = services.knowledge
+    found = knowledge.entry(entry_id.strip()) if knowledge is not None else None
+    if found is None:
+        raise handoff.HandoffError("no_entry")
+    current = session.get(HandoffSession, handoff_id)
+    if current is None:
+        raise handoff.HandoffError("not_found")
+    handoff.reply(session, services, handoff_id, user, knowledge.answer_text(found, current.conversation.language))
+    labels.record_handoff_answer(session, current, found.id, user.id)
+
+
 @router.post("/handoffs/{handoff_id}/{action}", dependencies=[Depends(verify_csrf)])
 def handoff_action(handoff_id: PathId, action: str, request: Request, text: str = Form(""),
-                   to: int = Form(0, ge=0, le=INT_MAX),
+                   to: int = Form(0, ge=0, le=INT_MAX), entry: str = Form("", max_length=200),
                    user: StaffUser = Depends(AGENT), session: Session = DB_SESSION) -> Response:
     services = request.app.state.services
     actions: dict[str, Callable[[], object]] = {
@@ -238,6 +258,7 @@ def handoff_action(handoff_id: PathId, action: str, request: Request, text: str 
         "close": lambda: handoff.close(session, services, handoff_id, user),
         "release": lambda: handoff.release(session, services, handoff_id, user),
         "transfer": lambda: handoff.transfer(session, services, handoff_id, user, to),
+        "entry": lambda: send_entry_answer(session, services, handoff_id, user, entry),
     }
     if action not in actions:
         raise HTTPException(404, "no such action")

@@ -115,12 +115,39 @@ def save_entry(knowledge_dir: Path, entry: dict[str, Any], known_ids: set[str]) 
     if entry_id in known_ids or path.exists():
         raise EntryError("duplicate_id")
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"entries": [{key: value for key, value in entry.items() if value not in (None, "", [])}]}
+    _write_yaml(path, {"entries": [{key: value for key, value in entry.items() if value not in (None, "", [])}]})
+    return path
+
+
+def _write_yaml(path: Path, document: Any) -> None:
+    """Write a knowledge file whole: a temporary file beside it, then renamed over it."""
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=".new-", suffix=".yaml")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".new-", suffix=".yaml")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
     os.replace(temp, path)
+
+
+def add_alternate(knowledge_dir: Path, entry: Any, text: str) -> Path:
+    """Add a phrasing to an existing entry, in the YAML file it is defined in (rewritten whole, so
+    comments in it are not kept); the hot reload picks the change up."""
+    text = text.strip()
+    path = Path(field(entry, "source", "") or "")
+    if not text:
+        raise EntryError("missing")
+    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        raise EntryError("not_yaml")
+    if not path.resolve().is_relative_to(Path(knowledge_dir).resolve()):
+        raise EntryError("outside")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = document.get("entries", []) if isinstance(document, dict) else document
+    entry_id = field(entry, "id")
+    found = next((item for item in items or [] if isinstance(item, dict) and item.get("id") == entry_id), None)
+    if found is None:
+        raise EntryError("not_found")
+    if text not in [found.get("question"), *(found.get("alternates") or [])]:
+        found["alternates"] = [*(found.get("alternates") or []), text]
+        _write_yaml(path, document)
     return path
 
 
@@ -144,13 +171,15 @@ def entries_page(request: Request, q: str = "", saved: str | None = None, user: 
 
 
 @router.get("/try", response_class=HTMLResponse)
-def try_page(request: Request, q: str = "", lang: str = "", user: StaffUser = Depends(READ)) -> HTMLResponse:
+def try_page(request: Request, q: str = "", lang: str = "", labelled: str = "", label_error: str = "",
+             user: StaffUser = Depends(READ)) -> HTMLResponse:
     knowledge = _knowledge(request)
     answer = None
     if knowledge is not None and q.strip():
         answer = knowledge.ask(q.strip(), lang=lang if lang in ("zh", "en") else None)
-    return render(request, "console/knowledge_try.html", {"loaded": knowledge is not None, "q": q,
-                                                          "ask_lang": lang, "answer": answer})
+    return render(request, "console/knowledge_try.html", {
+        "loaded": knowledge is not None, "q": q, "ask_lang": lang, "answer": answer, "labelled": labelled,
+        "label_error": label_error, "may_edit": has_role(user.role, "content_manager")})
 
 
 @router.get("/entries/{entry_id}", response_class=HTMLResponse)
@@ -163,13 +192,15 @@ def entry_page(entry_id: str, request: Request, user: StaffUser = Depends(READ))
 
 
 @router.get("/unanswered", response_class=HTMLResponse)
-def unanswered_page(request: Request, days: int = 30, user: StaffUser = Depends(READ),
-                    session: Session = DB_SESSION) -> HTMLResponse:
+def unanswered_page(request: Request, days: int = 30, answered: int | None = None, error: str = "",
+                    user: StaffUser = Depends(READ), session: Session = DB_SESSION) -> HTMLResponse:
     since = utcnow() - timedelta(days=max(1, min(days, 365)))
     found = [item for source in UNANSWERED_SOURCES for item in source(session, since)]
     found.sort(key=lambda u: (-u.count, -u.last_at.timestamp()))
+    knowledge = _knowledge(request)
     return render(request, "console/knowledge_unanswered.html", {
-        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager")})
+        "items": found, "days": days, "may_edit": has_role(user.role, "content_manager"), "answered": answered,
+        "error": error, "entries": entries_of(knowledge)[:500] if knowledge is not None else []})
 
 
 @router.get("/new", response_class=HTMLResponse)
