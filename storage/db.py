@@ -102,6 +102,7 @@ class Database:
             self.url = self.url.set(drivername="postgresql+psycopg")
         self.engine: Engine = self._create_engine(echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.reading_sessions = sessionmaker(self.engine.execution_options(**{_READING: True}))
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -143,7 +144,7 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A transaction for reads only, rolled back at the end. On SQLite it takes no write lock,
         so slow work prepared from what it reads runs while another transaction writes."""
-        with Session(self.engine.execution_options(**{_READING: True})) as session:
+        with self.reading_sessions() as session:
             yield session  # closing the session rolls its transaction back
 
     def alembic_config(self) -> Config:
