@@ -62,6 +62,8 @@ from storage.search import purge_deleted_text
 KINDS = {"application": frozenset(STAGES) - {"draft"}, "complaint": frozenset(STATUSES)}
 #: The status a recorded question still waiting for staff takes when its text is erased.
 QUESTION_ERASED = "erased"
+#: Why a reply still waiting to be sent to an erased chat never will be.
+NOT_SENT = "not sent: the customer's data was erased"
 
 
 class ErasureError(ValueError):
@@ -203,8 +205,9 @@ def _erase_feedback(session: Session, scope: Scope) -> list[str]:
 
 
 def _erase_chats(session: Session, scope: Scope) -> None:
-    """Transcripts, deliveries in and out: texts and payloads emptied, chat ids made tokens. An
-    inbox row keeps its delivery key, so a platform sending the same update again is still dropped."""
+    """Transcripts, deliveries in and out: texts and payloads emptied, chat ids made tokens, replies
+    not yet sent given up (failed, ``NOT_SENT``). An inbox row keeps its delivery key, so a
+    platform sending the same update again is still dropped."""
     session.execute(update(Message).where(Message.conversation_id.in_(scope.conversations))
                     .values(text="", button=None, payload={}, platform_message_id=None))
     purge_deleted_text(session)
@@ -219,6 +222,8 @@ def _erase_chats(session: Session, scope: Scope) -> None:
         for item in session.scalars(select(OutboxItem).where(OutboxItem.conversation_id == conversation.id)):
             item.chat_id, item.last_error = conversation.chat_id, None
             item.payload = {"text": "", SENDER: item.payload.get(SENDER, "bot")}
+            if item.status == "pending":  # kept, not deleted: ids must not be reused (web chat's ``after``)
+                item.status, item.last_error = "failed", NOT_SENT
 
 
 def _erase_identities(session: Session, scope: Scope) -> dict[str, str]:

@@ -37,7 +37,11 @@ def test_request_in_chat_approved_by_an_admin_and_the_customer_told(settings):
         assert f"编号 {number}" in text(chat.press(CONFIRM))  # a second confirm is the same request
         console_login(client, "sam", "super password")
         assert client.get("/console/erasure", headers={"accept": "text/html"}).status_code == 403
-        client.post("/console/logout", data={"csrf_token": csrf_of(client.get("/console").text)})
+        home = client.get("/console").text
+        assert client.post(f"/console/erasure/{number}/approve", data={"csrf_token": csrf_of(home)}).status_code == 403
+        assert client.post(f"/console/erasure/{number}/reject",
+                           data={"csrf_token": csrf_of(home), "reason": "no"}).status_code == 403
+        client.post("/console/logout", data={"csrf_token": csrf_of(home)})
         console_login(client, "ada", "admin password")
         page = client.get("/console/erasure")
         assert page.status_code == 200 and "web:web-7" in page.text and "批准后保留" in page.text
