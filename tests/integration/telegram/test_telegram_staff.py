@@ -290,3 +290,13 @@ async def test_an_agent_photo_reaches_the_web_chat_as_a_file_only_its_session_ca
     assert fetched.status_code == 200 and fetched.content == photo
     other = file["url"].replace(session_id, "web-session-ffffeeeeddddccccbbbb")
     assert (await tg.client.get(other)).status_code == 404
+
+
+async def test_roles_apply_as_in_the_console(tg_staff):
+    tg = tg_staff
+    make_staff(tg, "reviewer", 555, role="reviewer")
+    thread = await hand_off(tg)
+    sent_to_customer = len(tg.api.texts())
+    await staff_says(tg, thread, user_id=555, text="我来回答")
+    assert tg.api.topic_texts(thread)[-1] == t("console.handoff.error.not_agent", "zh")
+    assert len(tg.api.texts()) == sent_to_customer and current(tg).status == "waiting"
