@@ -300,3 +300,16 @@ async def test_roles_apply_as_in_the_console(tg_staff):
     await staff_says(tg, thread, user_id=555, text="我来回答")
     assert tg.api.topic_texts(thread)[-1] == t("console.handoff.error.not_agent", "zh")
     assert len(tg.api.texts()) == sent_to_customer and current(tg).status == "waiting"
+
+
+async def test_a_topic_deleted_in_the_group_is_made_again(tg_staff):
+    tg = tg_staff
+    make_staff(tg, "wang", AGENT_TG)  # on duty: the customer waits live and their messages are relayed
+    thread = await hand_off(tg)
+    del tg.api.topics[thread]  # somebody deleted the topic in Telegram
+    await tg.post(tg.api.text_update("还在吗"))
+    await tg.settle()
+    tg.make_due()
+    await tg.settle()
+    [again] = tg.api.topics
+    assert again != thread and tg.api.topic_texts(again) == ["👤 还在吗"]
