@@ -313,3 +313,17 @@ async def test_a_topic_deleted_in_the_group_is_made_again(tg_staff):
     await tg.settle()
     [again] = tg.api.topics
     assert again != thread and tg.api.topic_texts(again) == ["👤 还在吗"]
+
+
+async def test_the_header_lists_the_customers_open_complaints(tg_staff):
+    from domain import complaints
+
+    tg = tg_staff
+    await tg.post(tg.api.text_update("/start"))
+    await tg.settle()
+    with tg.db.session() as s:
+        conversation = s.scalars(select(Conversation).where(Conversation.chat_id == "42")).one()
+        ticket = complaints.create(s, tg.runtime.services, conversation, category=complaints.CATEGORIES[0],
+                                   description="窗口人员态度差").ticket
+    thread = await hand_off(tg)
+    assert ticket in tg.api.topic_texts(thread)[0]
