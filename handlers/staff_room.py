@@ -52,8 +52,8 @@ def _lang(services: Services) -> str:
 def post(session: Session, room: StaffRoom, topic: StaffTopic, text: str = "",
          files: Sequence[Attachment] = (), sender: str = "bot") -> None:
     """Queue one post for the customer's thread (the channel creates the thread before its first)."""
-    refs = [{"name": a.original_name or f"file-{a.id}", "url": None, "attachment_id": a.id} for a in files]
-    payload = {"text": text, "buttons": [], "files": refs, SENDER: sender, "topic": {"op": "post"}}
+    message = handoff.StaffMessage(text, tuple(files)).to_dict()  # words and stored files, in the outbox's form
+    payload = {**message, SENDER: sender, "topic": {"op": "post"}}
     enqueue_to(session, room.channel, topic_address(topic), payload, topic.conversation_id)
 
 

@@ -290,3 +290,40 @@ async def test_an_agent_photo_reaches_the_web_chat_as_a_file_only_its_session_ca
     assert fetched.status_code == 200 and fetched.content == photo
     other = file["url"].replace(session_id, "web-session-ffffeeeeddddccccbbbb")
     assert (await tg.client.get(other)).status_code == 404
+
+
+async def test_roles_apply_as_in_the_console(tg_staff):
+    tg = tg_staff
+    make_staff(tg, "reviewer", 555, role="reviewer")
+    thread = await hand_off(tg)
+    sent_to_customer = len(tg.api.texts())
+    await staff_says(tg, thread, user_id=555, text="我来回答")
+    assert tg.api.topic_texts(thread)[-1] == t("console.handoff.error.not_agent", "zh")
+    assert len(tg.api.texts()) == sent_to_customer and current(tg).status == "waiting"
+
+
+async def test_a_topic_deleted_in_the_group_is_made_again(tg_staff):
+    tg = tg_staff
+    make_staff(tg, "wang", AGENT_TG)  # on duty: the customer waits live and their messages are relayed
+    thread = await hand_off(tg)
+    del tg.api.topics[thread]  # somebody deleted the topic in Telegram
+    await tg.post(tg.api.text_update("还在吗"))
+    await tg.settle()
+    tg.make_due()
+    await tg.settle()
+    [again] = tg.api.topics
+    assert again != thread and tg.api.topic_texts(again) == ["👤 还在吗"]
+
+
+async def test_the_header_lists_the_customers_open_complaints(tg_staff):
+    from domain import complaints
+
+    tg = tg_staff
+    await tg.post(tg.api.text_update("/start"))
+    await tg.settle()
+    with tg.db.session() as s:
+        conversation = s.scalars(select(Conversation).where(Conversation.chat_id == "42")).one()
+        ticket = complaints.create(s, tg.runtime.services, conversation, category=complaints.CATEGORIES[0],
+                                   description="窗口人员态度差").ticket
+    thread = await hand_off(tg)
+    assert ticket in tg.api.topic_texts(thread)[0]
