@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot import metrics
 from bot.app import Runtime
 from bot.config import load_settings
+from bot.jsonbody import WEBHOOK_JSON_LIMIT, JsonBodyLimits
 from bot.logs import setup_logging
 from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
@@ -28,8 +29,6 @@ from bot.web.console.security import LoginRequired
 from bot.web.limits import BodySizeLimit, RateLimiter
 
 WEB_DIR = Path(__file__).parent
-#: Largest JSON body any endpoint takes (uploads have their own, larger limit).
-JSON_BODY_LIMIT = 64 * 1024
 #: Every route module the app mounts (the channels add their own webhook routers).
 ROUTERS = (
     webchat.router,
@@ -103,8 +102,9 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(JsonBodyLimits, limits={"/telegram/webhook": WEBHOOK_JSON_LIMIT})
     app.add_middleware(BodySizeLimit, limits={"/api/chat/upload": settings.max_upload_bytes + 64 * 1024},
-                       default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
+                       default=settings.max_upload_bytes + 64 * 1024)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     _add_error_handlers(app)

@@ -1,13 +1,13 @@
 """Guards for the public endpoints: request body size and request rate."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict, deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.jsonbody import send_error
 
 #: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
 INT_MAX = 2_147_483_647
@@ -38,7 +38,7 @@ class BodySizeLimit:
         limit = self.limit_for(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await send_error(send, 413, f"request body too large (limit {limit} bytes)")
             return
         received = 0
         started = False
@@ -61,14 +61,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send, limit)
-
-    @staticmethod
-    async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps({"error": f"request body too large (limit {limit} bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+                await send_error(send, 413, f"request body too large (limit {limit} bytes)")
 
 
 class RateLimiter:
