@@ -11,7 +11,7 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import counters
-from storage.models import ApiToken, StaffUser
+from storage.models import ApiToken, StaffUser, utcnow
 
 ROLES = ("agent", "reviewer", "content_manager", "supervisor", "admin")
 #: What each role may do, as the roles it counts as.
@@ -134,3 +134,13 @@ def create_api_token(session: Session, name: str, role: str, staff_id: int | Non
     session.add(ApiToken(name=name, token_hash=token_digest(token), role=role, staff_id=staff_id))
     session.flush()
     return token
+
+
+def revoke_api_tokens(session: Session, name: str) -> list[int]:
+    """Revoke every live token called ``name`` (it answers 401 from now on); the ids revoked."""
+    tokens = list(session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))))
+    if not tokens:
+        raise StaffError(f"no live API token named {name!r}")
+    for token in tokens:
+        token.revoked_at = utcnow()
+    return [token.id for token in tokens]

@@ -19,10 +19,18 @@ from bot.app import Runtime
 from bot.config import load_settings
 from bot.jsonbody import WEBHOOK_JSON_LIMIT, JsonBodyLimits
 from bot.logs import setup_logging
-from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
+from bot.web import api_applications, api_audit, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
-from bot.web.console import dashboard, handoff_pages, knowledge_pages, search_pages, staff_pages, webhooks_pages
+from bot.web.console import (
+    audit_pages,
+    dashboard,
+    handoff_pages,
+    knowledge_pages,
+    search_pages,
+    staff_pages,
+    webhooks_pages,
+)
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
@@ -46,6 +54,8 @@ ROUTERS = (
     complaint_console_router,
     api_applications.router,
     console_applications.router,
+    audit_pages.router,
+    api_audit.router,
 )
 
 

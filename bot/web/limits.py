@@ -5,18 +5,12 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.jsonbody import send_error
 
 #: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
 INT_MAX = 2_147_483_647
-
-
-def client_address(request: Request) -> str:
-    """The customer's address: the peer, or what a trusted proxy (BOT_FORWARDED_ALLOW_IPS) says it is."""
-    return request.client.host if request.client else "unknown"
 
 
 class BodyTooLarge(Exception):

@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from bot.auth import client_address
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
-from bot.web.limits import INT_MAX, client_address
+from bot.web.limits import INT_MAX
 from domain.handoff import is_agent_typing
 from handlers.i18n import t
 from handlers.messages import Incoming, IncomingFile

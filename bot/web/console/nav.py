@@ -23,5 +23,6 @@ NAV: list[NavItem] = [
     NavItem("/console/applications", "application.console.title", ("agent", "reviewer")),
     NavItem("/console/staff", "console.nav.staff", ("admin",)),
     NavItem("/console/webhooks", "console.nav.webhooks", ("admin",)),
+    NavItem("/console/audit", "console.nav.audit", ("admin",)),
     NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]
