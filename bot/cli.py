@@ -34,8 +34,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     uvicorn.run("bot.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None, **proxy_options(settings))
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn takes the client's address from X-Forwarded-For only when a trusted proxy sent it."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

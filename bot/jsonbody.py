@@ -10,10 +10,9 @@ Telegram webhook at 50,000 levels), each with a message saying which limit it br
 from __future__ import annotations
 
 import json
-import re
-from itertools import accumulate
 from typing import Any
 
+import numpy
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,10 +24,9 @@ MAX_DEPTH = 64
 JSON_BODY_LIMIT = 256 * 1024
 #: Largest Telegram update (two 4,096-character texts, escaped, with their entities fit many times).
 WEBHOOK_JSON_LIMIT = 1024 * 1024
-#: A string, or what is left of one that never ends: every quote starts a match, so the scan is linear.
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+#: Every byte but a bracket is dropped, and braces count as brackets.
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
 
 
 class JsonBodyRefused(HTTPException):
@@ -36,9 +34,15 @@ class JsonBodyRefused(HTTPException):
 
 
 def nesting_depth(body: bytes) -> int:
-    """How deep the arrays and objects of ``body`` nest (brackets inside strings do not count)."""
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
-    return max(accumulate(_STEP[c] for c in brackets), default=0)
+    """How deep the arrays and objects of ``body`` nest (brackets inside strings do not count).
+    No Python loop over the body: escapes out, strings out, the brackets as +1/-1 steps and the
+    highest running sum (numpy), so a 1 MiB body takes a few milliseconds whatever it holds."""
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(text.split(b'"')[::2]).translate(_AS_BRACKETS, _NOT_BRACKET)
+    if not brackets:
+        return 0
+    steps = 92 - numpy.frombuffer(brackets, dtype=numpy.uint8).astype(numpy.int32)  # "[" 91 -> +1, "]" 93 -> -1
+    return int(numpy.cumsum(steps).max())
 
 
 def check_json(body: bytes, limit: int) -> None:

@@ -34,7 +34,7 @@ from bot.web.console import (
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
-from bot.web.limits import BodySizeLimit, RateLimiter
+from bot.web.limits import BodySizeLimit, build_rate_limiter
 
 WEB_DIR = Path(__file__).parent
 #: Every route module the app mounts (the channels add their own webhook routers).
@@ -110,7 +110,7 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.services = runtime.services
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.rate_limiter = build_rate_limiter(settings, runtime.services.db)
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(JsonBodyLimits, limits={"/telegram/webhook": WEBHOOK_JSON_LIMIT})
     app.add_middleware(BodySizeLimit, limits={"/api/chat/upload": settings.max_upload_bytes + 64 * 1024},

@@ -1,13 +1,16 @@
-"""Guards for the public endpoints: request body size and request rate."""
+"""Guards for the public endpoints: request body size and request rate (shared by every worker)."""
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict, deque
+from datetime import timedelta
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.config import Settings
 from bot.jsonbody import send_error
+from storage import counters
+from storage.db import Database
+from storage.models import utcnow
 
 #: The largest value an integer column (PostgreSQL ``integer``) holds: every integer input is bounded by it.
 INT_MAX = 2_147_483_647
@@ -64,24 +67,42 @@ class BodySizeLimit:
                 await send_error(send, 413, f"request body too large (limit {limit} bytes)")
 
 
-class RateLimiter:
-    """Sliding one-minute window per key, in this process (each worker counts its own share)."""
+class DatabaseRateLimiter:
+    """Requests per minute per key, counted in the database (``storage.counters``): every worker
+    and every machine on one database shares the budget. The minute starts at a key's first hit."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, db: Database) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+        self.db = db
 
     def allow(self, key: str, limit: int | None = None) -> bool:
-        limit = limit or self.per_minute
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and now - hits[0] > 60:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:
-                self._hits = defaultdict(deque, {k: v for k, v in self._hits.items() if v and now - v[-1] <= 60})
-            return True
+        with self.db.session() as session:
+            hits = counters.count_hit(session, f"rate:{key}", timedelta(minutes=1), utcnow())
+        return hits <= (limit or self.per_minute)
+
+
+class RedisRateLimiter:
+    """The same budget in Redis (``BOT_REDIS_URL``): one INCR per hit on a key per clock minute."""
+
+    def __init__(self, per_minute: int, url: str, prefix: str = "sdb:rate:") -> None:
+        import redis
+
+        self.per_minute = per_minute
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+
+    def allow(self, key: str, limit: int | None = None) -> bool:
+        name = f"{self.prefix}{key}:{int(time.time() // 60)}"
+        with self.client.pipeline() as pipe:
+            hits, _ = pipe.incr(name).expire(name, 120).execute()
+        return int(hits) <= (limit or self.per_minute)
+
+
+RateLimiter = DatabaseRateLimiter | RedisRateLimiter
+
+
+def build_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
+    """Redis when BOT_REDIS_URL is set, else the database: either way shared by every worker."""
+    if settings.redis_url:
+        return RedisRateLimiter(settings.rate_limit_per_minute, settings.redis_url)
+    return DatabaseRateLimiter(settings.rate_limit_per_minute, db)

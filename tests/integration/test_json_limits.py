@@ -53,6 +53,9 @@ def test_nesting_depth_ignores_brackets_in_strings_and_escaped_quotes():
     assert nesting_depth(b'{"a": "[[[[\\"{{{{", "b": [[1]]}') == 3
     assert nesting_depth(b"") == 0
     assert nesting_depth(b'"never ends [[[[') == 0
+    assert nesting_depth(b'[[],[[{"a": [1, {}]}]]]') == 6
+    assert nesting_depth(b"[" * 50_000 + b"]" * 50_000) == 50_000
+    assert nesting_depth(b"{" * 10) == 10
 
 
 def test_a_20000_character_text_escaped_to_ascii_fits(client):
