@@ -6,12 +6,9 @@ import json
 import secrets
 
 import pytest
-from fastapi.testclient import TestClient
 
 from bot.jsonbody import JSON_BODY_LIMIT, MAX_DEPTH, nesting_depth
-from bot.web.app import create_app
-from domain.staff import create_api_token
-from tests.testbot import build_runtime
+from tests.console_helpers import admin_api_client
 
 DEEP = '{"session_id": "x", "text": ' + "[" * 50_000 + "]" * 50_000 + "}"
 JSON = {"content-type": "application/json"}
@@ -19,13 +16,8 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture
 def client(sqlite_settings):
-    runtime = build_runtime(sqlite_settings)
-    with runtime.services.db.session() as s:
-        token = create_api_token(s, "limits", "admin")
-    with TestClient(create_app(runtime, start_workers=False)) as c:
-        c.headers["authorization"] = f"Bearer {token}"
+    with admin_api_client(sqlite_settings) as c:
         yield c
-    runtime.services.db.dispose()
 
 
 @pytest.mark.parametrize(
