@@ -254,6 +254,8 @@ class Settings(BaseSettings):
                 shown = str(value)
             if name == "database_url":
                 shown = mask_url_password(self.effective_database_url)
+            if name == "redis_url" and value:
+                shown = mask_url_password(value)
             out["BOT_" + name.upper()] = shown
         return out
 
