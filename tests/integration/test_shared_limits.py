@@ -176,3 +176,9 @@ def test_the_hourly_purge_deletes_counters_past_every_window_but_not_a_live_lock
         assert counters.purge(s, now, COUNTER_MEMORY) == 1
         assert set(s.scalars(select(LimitCounter.key))) == {"code:ref:locked", "rate:fresh"}
     runtime.services.db.dispose()
+
+
+def test_redis_out_of_reach_lets_requests_through_with_a_warning(caplog):
+    limiter = RedisRateLimiter(1, "redis://127.0.0.1:1/0")
+    assert limiter.allow("x") and limiter.allow("x")
+    assert "Redis is out of reach" in caplog.text
