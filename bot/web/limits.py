@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -85,7 +84,8 @@ class DatabaseRateLimiter:
 
 
 class RedisRateLimiter:
-    """The same budget in Redis (``BOT_REDIS_URL``): one INCR per hit on a key per clock minute."""
+    """The same budget in Redis (``BOT_REDIS_URL``): one INCR per hit; the key's minute starts at
+    its first hit (``EXPIRE ... NX``, Redis 7), as in the database."""
 
     def __init__(self, per_minute: int, url: str, prefix: str = "sdb:rate:") -> None:
         import redis
@@ -98,10 +98,10 @@ class RedisRateLimiter:
         """Redis out of reach lets the request through (one warning line): customers before the limit."""
         import redis
 
-        name = f"{self.prefix}{key}:{int(time.time() // 60)}"
+        name = self.prefix + key
         try:
             with self.client.pipeline() as pipe:
-                hits, _ = pipe.incr(name).expire(name, 120).execute()
+                hits, _ = pipe.incr(name).expire(name, 60, nx=True).execute()
         except redis.RedisError as exc:
             log.warning("rate limit not counted, Redis is out of reach: %s", exc)
             return True
