@@ -1,14 +1,17 @@
-"""The REST API's FastAPI dependencies: the request's transaction and Bearer tokens with a role."""
+"""The REST API's FastAPI dependencies: the request's transaction and Bearer tokens with a role;
+who is calling from where, and the audit record of what they did."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain import audit
 from domain.staff import has_role, token_digest
 from storage.models import ApiToken, utcnow
 
@@ -40,7 +43,7 @@ DB_SESSION = Depends(get_session, scope="function")
 BEARER = HTTPBearer(auto_error=False, description="An API token: python -m bot api-token create NAME --role ROLE")
 
 
-def bearer_principal(credentials: HTTPAuthorizationCredentials | None = Security(BEARER),
+def bearer_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(BEARER),
                      session: Session = DB_SESSION) -> Principal:
     token = credentials.credentials.strip() if credentials else ""
     if not token:
@@ -49,7 +52,8 @@ def bearer_principal(credentials: HTTPAuthorizationCredentials | None = Security
     if row is None or row.revoked_at is not None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     row.last_used_at = utcnow()
-    return Principal(name=row.name, role=row.role, staff_id=row.staff_id)
+    request.state.principal = Principal(name=row.name, role=row.role, staff_id=row.staff_id)
+    return request.state.principal
 
 
 def require_role(*allowed: str) -> Callable[..., Principal]:
@@ -61,3 +65,21 @@ def require_role(*allowed: str) -> Callable[..., Principal]:
         return principal
 
     return check
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or the client a trusted proxy names (``BOT_FORWARDED_ALLOW_IPS``:
+    ``serve`` has uvicorn read X-Forwarded-For only from those addresses)."""
+    return request.client.host if request.client else "unknown"
+
+
+def record_action(request: Request, session: Session, action: str, subject: str,
+                  detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+    """Audit a staff action of this request (``domain.audit``): by ``actor``, else the console user
+    or the API token (``api:<name>``) behind it, from the caller's address."""
+    if actor is None:
+        staff = getattr(request.state, "staff", None)
+        principal = getattr(request.state, "principal", None)
+        actor = staff.username if staff is not None else f"api:{principal.name}" if principal is not None else None
+    audit.record(session, actor=actor, action=action, subject=subject, detail=detail,
+                 address=client_address(request))

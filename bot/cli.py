@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|staff link-telegram|api-token create|telegram set-webhook|application ...|webhook ...``."""
+"""Command line: ``python -m bot serve|chat|db upgrade|config|staff add|staff link-telegram|api-token create|revoke|telegram set-webhook|application ...|webhook ...``."""
 from __future__ import annotations
 
 import argparse
@@ -34,8 +34,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     uvicorn.run("bot.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None, **proxy_options(settings))
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn takes the client's address from X-Forwarded-For only when a trusted proxy sent it."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -80,20 +85,28 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def _cli_actor() -> str:
+    """Who ran a command, for the audit log."""
+    return f"cli:{getpass.getuser()}"
+
+
 def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services
-    from domain.staff import StaffError, add_staff
+    from domain import audit
+    from domain.staff import add_staff
 
     password = (sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
                 or os.environ.get("BOT_STAFF_PASSWORD") or getpass.getpass("password: "))
-    services = build_services(settings, answers=False)
-    try:
-        with services.db.session() as session:
-            user = add_staff(session, args.username, password, args.role, args.name)
-            print(f"staff account {user.username!r} ({user.role}) created, id {user.id}")
-    except StaffError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+
+    def add(session: Any) -> str:
+        user = add_staff(session, args.username, password, args.role, args.name)
+        audit.record(session, actor=_cli_actor(), action="staff.created", subject=f"staff:{user.username}",
+                     detail={"role": user.role})
+        return f"staff account {user.username!r} ({user.role}) created, id {user.id}"
+
+    done = _staff_change(settings, add)
+    if done is None:
         return 2
+    print(done)
     return 0
 
 
@@ -118,19 +131,52 @@ def _staff_link_telegram(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _api_token_create(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services
-    from domain.staff import StaffError, create_api_token
+    from domain import audit
+    from domain.staff import create_api_token
 
-    services = build_services(settings, answers=False)
-    try:
-        with services.db.session() as session:
-            token = create_api_token(session, args.name, args.role)
-    except StaffError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    def create(session: Any) -> str:
+        token = create_api_token(session, args.name, args.role)
+        audit.record(session, actor=_cli_actor(), action="api_token.created", subject=f"api_token:{args.name}",
+                     detail={"role": args.role})
+        return token
+
+    token = _staff_change(settings, create)
+    if token is None:
         return 2
     print(token)
     print("(shown once: store it now)", file=sys.stderr)
     return 0
+
+
+def _api_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import audit
+    from domain.staff import revoke_api_tokens
+
+    def revoke(session: Any) -> list[int]:
+        ids = revoke_api_tokens(session, args.name)
+        audit.record(session, actor=_cli_actor(), action="api_token.revoked", subject=f"api_token:{args.name}",
+                     detail={"ids": ids})
+        return ids
+
+    ids = _staff_change(settings, revoke)
+    if ids is None:
+        return 2
+    print(f"revoked {len(ids)} token(s) named {args.name!r}")
+    return 0
+
+
+def _staff_change(settings: Settings, change: Callable[[Any], Any]) -> Any:
+    """Apply one change to accounts or tokens (no model loads); None, and why on stderr, if refused."""
+    from bot.app import build_services
+    from domain.staff import StaffError
+
+    services = build_services(settings, answers=False)
+    try:
+        with services.db.session() as session:
+            return change(session)
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def _telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
@@ -238,13 +284,15 @@ def _add_application_commands(sub: "argparse._SubParsersAction[argparse.Argument
 
 def _webhook_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
-    from domain import webhooks
+    from domain import audit, webhooks
 
     services = build_services(settings, answers=False)
     events = args.events.split(",") if args.events else None
     try:
         with services.db.session() as session:
             subscription = webhooks.add_subscription(session, args.url, args.secret, events)
+            audit.record(session, actor=_cli_actor(), action="webhook.subscribed", subject=f"webhook:{subscription.id}",
+                         detail=webhooks.subscription_json(subscription))
             print(f"webhook {subscription.id}: {subscription.url} ({', '.join(subscription.events) or 'all events'})")
     except webhooks.WebhookError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -284,10 +332,13 @@ def _webhook_change(settings: Settings, change: Callable[[Any], None], done: str
 
 
 def _webhook_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import webhooks
+    from domain import audit, webhooks
 
-    return _webhook_change(settings, lambda session: webhooks.remove_subscription(session, args.id),
-                           f"webhook {args.id} removed")
+    def remove(session: Any) -> None:
+        webhooks.remove_subscription(session, args.id)
+        audit.record(session, actor=_cli_actor(), action="webhook.removed", subject=f"webhook:{args.id}")
+
+    return _webhook_change(settings, remove, f"webhook {args.id} removed")
 
 
 def _webhook_replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -420,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=ROLES)
     create.set_defaults(func=_api_token_create)
+    revoke = tokens.add_parser("revoke", help="revoke every live token of that name (it answers 401 at once)")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=_api_token_revoke)
 
     telegram = sub.add_parser("telegram", help="Telegram tasks").add_subparsers(dest="telegram_command", required=True)
     hook = telegram.add_parser("set-webhook", help="register URL (ending in /telegram/webhook) with Telegram")

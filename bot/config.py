@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(4000, ge=100, description="Longer customer messages are cut to this length.")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest file a customer may send.")
     rate_limit_per_minute: int = Field(30, ge=1, description="Web chat requests per minute per session and per address.")
+    console_login_per_minute: int = Field(
+        20, ge=1, description="Console login attempts per minute per address, whatever the account name.")
+    forwarded_allow_ips: str = Field("127.0.0.1", description=(
+        "Proxies (comma-separated addresses or networks, * for any) whose X-Forwarded-For names the client; "
+        "from anyone else the header is ignored."))
+    redis_url: str | None = Field(None, description=(
+        "Redis URL (redis://host:6379/0) for the request-rate counters; default: they are kept in the database."))
+    check_code_max_failures: int = Field(
+        5, ge=1, description="Wrong check codes per reference number, and per person, before it is locked.")
+    check_code_address_max_failures: int = Field(
+        20, ge=1, description="Check codes typed per network address (web chat) before it is locked.")
+    check_code_lockout_minutes: int = Field(
+        60, ge=1, le=1440, description="The window wrong check codes are counted in, and how long a lock lasts.")
 
     # Outbox and jobs
     outbox_max_attempts: int = Field(8, ge=1, description="Tries before a reply is marked failed.")
@@ -250,6 +263,8 @@ class Settings(BaseSettings):
                 shown = str(value)
             if name == "database_url":
                 shown = mask_url_password(self.effective_database_url)
+            if name == "redis_url" and value:
+                shown = mask_url_password(value)
             out["BOT_" + name.upper()] = shown
         return out
 

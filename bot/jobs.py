@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.workers import PollingWorker
 from handlers.services import Services
+from storage import counters
 from storage.db import Database
 from storage.models import Job, utcnow
 from storage.repositories import KeyValueStore, insert_ignore, lock_for_update
@@ -41,10 +42,16 @@ def repeat(job: Job, every: timedelta) -> None:
     job.status, job.run_at, job.attempts, job.last_error = "pending", utcnow() + every, 0, None
 
 
+#: The longest window a limit counter counts in (unknown login names; check codes at most).
+COUNTER_MEMORY = timedelta(days=1)
+
+
 def purge_expired_kv(session: Session, job: Job, services: Services) -> None:
+    """Expired key-value rows, and limit counters past every window (one row per web chat session)."""
     deleted = KeyValueStore(session).purge_expired()
-    if deleted:
-        log.info("deleted %s expired key-value rows", deleted)
+    counters_deleted = counters.purge(session, utcnow(), COUNTER_MEMORY)
+    if deleted or counters_deleted:
+        log.info("deleted %s expired key-value rows and %s old limit counters", deleted, counters_deleted)
     repeat(job, KV_PURGE_EVERY)
 
 

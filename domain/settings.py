@@ -33,6 +33,9 @@ class DeskSettings(Protocol):
     handoff_handle_minutes: float
     handoff_auto_assign: bool
     handoff_agent_limit: int
+    check_code_max_failures: int
+    check_code_address_max_failures: int
+    check_code_lockout_minutes: int
 
     @property
     def working_hours(self) -> WorkingHours: ...

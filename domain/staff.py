@@ -12,7 +12,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import counters
-from storage.models import ApiToken, StaffLink, StaffUser
+from storage.models import ApiToken, StaffLink, StaffUser, utcnow
 from storage.repositories import KeyValueStore
 
 ROLES = ("agent", "reviewer", "content_manager", "supervisor", "admin")
@@ -195,3 +195,13 @@ def redeem_link_code(session: Session, code: str, platform: str, platform_user_i
         return None
     link_platform(session, staff, platform, platform_user_id)
     return staff
+
+
+def revoke_api_tokens(session: Session, name: str) -> list[int]:
+    """Revoke every live token called ``name`` (it answers 401 from now on); the ids revoked."""
+    tokens = list(session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))))
+    if not tokens:
+        raise StaffError(f"no live API token named {name!r}")
+    for token in tokens:
+        token.revoked_at = utcnow()
+    return [token.id for token in tokens]

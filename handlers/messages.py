@@ -73,6 +73,9 @@ class Incoming:
     #: An i18n key the channel asks to be answered with instead of a handler's answer (a voice
     #: message it cannot read, a file it could not fetch); stored and sent like any reply.
     notice: str | None = None
+    #: The customer's network address where the channel sees it (the web chat; not Telegram or
+    #: WeCom, whose servers deliver); guessing limits count per address.
+    address: str | None = None
 
 
 @dataclass

@@ -2,12 +2,14 @@
 new channel that an application is theirs (reference number + check code links the identities).
 
 Nobody sees another person's application: a reference number that is not theirs gets the same
-answer whether it exists or not, and a check code is the only way in (5 tries an hour).
+answer whether it exists or not, and a check code is the only way in (the guessing limits are
+``domain.applications.check_code``: 5 wrong codes per reference and per person, 20 per address).
 """
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
+from math import ceil
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,10 +21,8 @@ from handlers.messages import Button, Reply
 from handlers.notices.applications import due_text, service_label, stage_name
 from storage.models import Application, ApplicationExtension, ApplicationTransition, utcnow
 from storage.outbox import enqueue
-from storage.repositories import KeyValueStore
 
 VERIFY = "progress:verify"
-MAX_CODE_TRIES = 5
 _WORDS = {"查进度", "查询进度", "进度", "办理进度", "进度查询", "我的申请", "我的业务", "申请进度", "查看进度",
           "my applications", "check progress", "progress", "application status", "my application", "status"}
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
@@ -144,23 +144,14 @@ class ProgressHandler(Handler):
         return [Reply(ctx.t("progress.code_sent", reference=reference))]
 
     def verify(self, ctx: Context, reference: str, code: str) -> list[Reply]:
-        """Five wrong codes an hour per person, then no more tries until the hour is over."""
-        store = KeyValueStore(ctx.session)
-        key = f"progress.verify_fail:{ctx.customer.person}"
-        failed = store.get_locked(key)
-        failures = int(failed.value.get("count", 0)) if failed is not None else 0
-        if failures >= MAX_CODE_TRIES:
+        """The code within the guessing limits; locked out, the customer is told how to get help."""
+        checked = apps.check_code(ctx.session, ctx.services.settings, ctx.customer, reference, code,
+                                  ctx.incoming.address)
+        if checked.application is not None:
             ctx.clear_state()
-            return [Reply(ctx.t("progress.locked"), menu_buttons(ctx.lang))]
-        app = apps.verify_and_link(ctx.session, ctx.customer, reference, code)
-        if app is None:
-            failures += 1
-            store.put(key, {"count": failures},
-                      expires_at=failed.expires_at if failed is not None else utcnow() + timedelta(hours=1))
-            if failures >= MAX_CODE_TRIES:
-                ctx.clear_state()
-                return [Reply(ctx.t("progress.locked"), menu_buttons(ctx.lang))]
-            return [Reply(ctx.t("progress.bad_code", left=MAX_CODE_TRIES - failures))]
-        store.remove(key)
-        ctx.clear_state()
-        return [Reply(ctx.t("progress.verified")), self.detail(ctx, app)]
+            return [Reply(ctx.t("progress.verified")), self.detail(ctx, checked.application)]
+        if checked.locked_until is not None:
+            ctx.clear_state()
+            minutes = max(1, ceil((checked.locked_until - utcnow()).total_seconds() / 60))
+            return [Reply(ctx.t("progress.locked", minutes=minutes), menu_buttons(ctx.lang))]
+        return [Reply(ctx.t("progress.bad_code", left=checked.tries_left))]

@@ -44,3 +44,11 @@ def lock(session: Session, key: str, until: datetime) -> None:
 
 def clear(session: Session, key: str) -> None:
     session.execute(delete(LimitCounter).where(LimitCounter.key == _key(key)))
+
+
+def purge(session: Session, now: datetime, older_than: timedelta) -> int:
+    """Delete the counters whose window began before ``older_than`` ago and that are not locked."""
+    result = session.execute(delete(LimitCounter).where(
+        LimitCounter.window_start < now - older_than,
+        (LimitCounter.locked_until.is_(None)) | (LimitCounter.locked_until < now)))
+    return int(result.rowcount or 0)

@@ -1,4 +1,5 @@
-"""Signing in to the console over HTTP, and a knowledge answer to show on its pages: shared by the console tests."""
+"""Signing in to the console over HTTP, a REST client with an admin token, and a knowledge answer to show on the
+console's pages: shared by the console and API tests."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from bot.app import Runtime
 from bot.config import Settings
 from bot.web.app import create_app
-from domain.staff import add_staff
+from domain.staff import add_staff, create_api_token
 from knowledge import Answer, Hit  # noqa: F401  (re-exported: the console tests build stand-in answers with them)
 from tests.testbot import build_runtime
 
@@ -25,6 +26,18 @@ def console_app(settings: Settings, accounts: list[tuple[str, str, str, str]]) -
             add_staff(s, username, password, role, display_name)
     with TestClient(create_app(runtime, start_workers=False)) as client:
         yield runtime, client
+
+
+@contextmanager
+def admin_api_client(settings: Settings) -> Iterator[TestClient]:
+    """A client of an app (stand-in knowledge) that sends an admin API token with every request."""
+    runtime = build_runtime(settings)
+    with runtime.services.db.session() as s:
+        token = create_api_token(s, "admin-tool", "admin")
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        client.headers["authorization"] = f"Bearer {token}"
+        yield client
+    runtime.services.db.dispose()
 
 
 def csrf_of(html: str) -> str:

@@ -52,9 +52,9 @@ class WebChatChannel(Channel):
 
     @staticmethod
     def message(session_id: str, text: str = "", button: str | None = None, lang: str | None = None,
-                files: list[IncomingFile] | None = None) -> Incoming:
+                files: list[IncomingFile] | None = None, address: str | None = None) -> Incoming:
         return Incoming(channel=CHANNEL, chat_id=session_id, user_id=session_id, text=text, button=button,
-                        lang_hint=lang, files=files or [])
+                        lang_hint=lang, files=files or [], address=address)
 
     def hand_over(self, ids: list[int]) -> list[dict[str, Any]]:
         """The given rows, rendered and marked sent: the HTTP response carries them."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION, Principal, require_role
+from bot.auth import DB_SESSION, Principal, record_action, require_role
 from bot.web.api_schema import AUTHORIZED, PathId, errors
 from domain import webhooks
 
@@ -34,21 +34,26 @@ def list_subscriptions(_: Principal = Depends(ADMIN), session: Session = DB_SESS
 
 
 @router.post("", status_code=201, summary="Subscribe a URL", responses=errors(400))
-def add_subscription(body: SubscriptionIn, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> dict[str, Any]:
+def add_subscription(body: SubscriptionIn, request: Request, _: Principal = Depends(ADMIN),
+                     session: Session = DB_SESSION) -> dict[str, Any]:
     try:
         subscription = webhooks.add_subscription(session, body.url, body.secret, body.events)
     except webhooks.WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
+    record_action(request, session, "webhook.subscribed", f"webhook:{subscription.id}",
+                  webhooks.subscription_json(subscription))
     return webhooks.subscription_json(subscription)
 
 
 @router.delete("/{subscription_id}", status_code=204, summary="Remove a subscription and its undelivered events",
                responses=errors(404))
-def remove_subscription(subscription_id: PathId, _: Principal = Depends(ADMIN), session: Session = DB_SESSION) -> None:
+def remove_subscription(subscription_id: PathId, request: Request, _: Principal = Depends(ADMIN),
+                        session: Session = DB_SESSION) -> None:
     try:
         webhooks.remove_subscription(session, subscription_id)
     except webhooks.WebhookError as exc:
         raise HTTPException(404, str(exc)) from None
+    record_action(request, session, "webhook.removed", f"webhook:{subscription_id}")
 
 
 @router.get("/deliveries", summary="Deliveries, newest first (status=failed: what needs a look)")

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot import metrics
 from bot.app import Runtime
 from bot.config import load_settings
+from bot.jsonbody import WEBHOOK_JSON_LIMIT, JsonBodyLimits
 from bot.logs import setup_logging
-from bot.web import api_applications, api_customers, api_outbox, api_webhooks, webchat
+from bot.web import api_applications, api_audit, api_customers, api_outbox, api_webhooks, webchat
 from bot.web.api_feedback import router as feedback_api_router
 from bot.web.console import applications as console_applications
 from bot.web.console import (
+    audit_pages,
     dashboard,
     erasure_pages,
     handoff_pages,
@@ -34,11 +36,9 @@ from bot.web.console import (
 from bot.web.console import pages as console_pages
 from bot.web.console.complaints import router as complaint_console_router
 from bot.web.console.security import LoginRequired
-from bot.web.limits import BodySizeLimit, RateLimiter
+from bot.web.limits import BodySizeLimit, build_rate_limiter
 
 WEB_DIR = Path(__file__).parent
-#: Largest JSON body any endpoint takes (uploads have their own, larger limit).
-JSON_BODY_LIMIT = 64 * 1024
 #: The route modules of pages and the web chat: kept out of /openapi.json, which describes the REST API.
 PAGE_ROUTERS = (
     webchat.router,
@@ -53,6 +53,7 @@ PAGE_ROUTERS = (
     erasure_pages.router,
     complaint_console_router,
     console_applications.router,
+    audit_pages.router,
 )
 #: The REST API's route modules (``/api/v1``), described at /openapi.json.
 API_ROUTERS = (
@@ -61,6 +62,7 @@ API_ROUTERS = (
     api_customers.router,
     feedback_api_router,
     api_applications.router,
+    api_audit.router,
 )
 
 
@@ -115,10 +117,11 @@ def create_app(runtime: Runtime, start_workers: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.services = runtime.services
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.rate_limiter = build_rate_limiter(settings, runtime.services.db)
     app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(JsonBodyLimits, limits={"/telegram/webhook": WEBHOOK_JSON_LIMIT})
     app.add_middleware(BodySizeLimit, limits={"/api/chat/upload": settings.max_upload_bytes + 64 * 1024},
-                       default=max(JSON_BODY_LIMIT, settings.max_upload_bytes + 64 * 1024))
+                       default=settings.max_upload_bytes + 64 * 1024)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     _add_error_handlers(app)

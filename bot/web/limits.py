@@ -1,14 +1,19 @@
-"""Guards for the public endpoints: request body size and request rate."""
+"""Guards for the public endpoints: request body size and request rate (shared by every worker)."""
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections import defaultdict, deque
+import logging
+from datetime import timedelta
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from storage.models.base import INT_MAX  # every integer input is bounded by what an integer column holds
+from bot.config import Settings
+from bot.jsonbody import send_error
+from storage import counters
+from storage.db import Database
+from storage.models import utcnow
+from storage.models.base import INT_MAX  # noqa: F401 - every integer input is bounded by it
+
+log = logging.getLogger(__name__)
 
 __all__ = ["INT_MAX", "BodySizeLimit", "RateLimiter"]
 
@@ -38,7 +43,7 @@ class BodySizeLimit:
         limit = self.limit_for(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await send_error(send, 413, f"request body too large (limit {limit} bytes)")
             return
         received = 0
         started = False
@@ -61,34 +66,53 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send, limit)
-
-    @staticmethod
-    async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps({"error": f"request body too large (limit {limit} bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+                await send_error(send, 413, f"request body too large (limit {limit} bytes)")
 
 
-class RateLimiter:
-    """Sliding one-minute window per key, in this process (each worker counts its own share)."""
+class DatabaseRateLimiter:
+    """Requests per minute per key, counted in the database (``storage.counters``): every worker
+    and every machine on one database shares the budget. The minute starts at a key's first hit."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, db: Database) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+        self.db = db
 
     def allow(self, key: str, limit: int | None = None) -> bool:
-        limit = limit or self.per_minute
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and now - hits[0] > 60:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:
-                self._hits = defaultdict(deque, {k: v for k, v in self._hits.items() if v and now - v[-1] <= 60})
+        with self.db.session() as session:
+            hits = counters.count_hit(session, f"rate:{key}", timedelta(minutes=1), utcnow())
+        return hits <= (limit or self.per_minute)
+
+
+class RedisRateLimiter:
+    """The same budget in Redis (``BOT_REDIS_URL``): one INCR per hit; the key's minute starts at
+    its first hit (``EXPIRE ... NX``, Redis 7), as in the database."""
+
+    def __init__(self, per_minute: int, url: str, prefix: str = "sdb:rate:") -> None:
+        import redis
+
+        self.per_minute = per_minute
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+
+    def allow(self, key: str, limit: int | None = None) -> bool:
+        """Redis out of reach lets the request through (one warning line): customers before the limit."""
+        import redis
+
+        name = self.prefix + key
+        try:
+            with self.client.pipeline() as pipe:
+                hits, _ = pipe.incr(name).expire(name, 60, nx=True).execute()
+        except redis.RedisError as exc:
+            log.warning("rate limit not counted, Redis is out of reach: %s", exc)
             return True
+        return int(hits) <= (limit or self.per_minute)
+
+
+RateLimiter = DatabaseRateLimiter | RedisRateLimiter
+
+
+def build_rate_limiter(settings: Settings, db: Database) -> RateLimiter:
+    """Redis when BOT_REDIS_URL is set, else the database: either way shared by every worker."""
+    if settings.redis_url:
+        return RedisRateLimiter(settings.rate_limit_per_minute, settings.redis_url)
+    return DatabaseRateLimiter(settings.rate_limit_per_minute, db)

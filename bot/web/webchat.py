@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from bot.auth import client_address
 from bot.channels.registry import build_channels
 from bot.channels.web import CHANNEL, WebChatChannel
 from bot.web.console.handoff_pages import INLINE_MIME
@@ -51,8 +52,8 @@ def require_session_id(session_id: str) -> None:
 
 def _check_rate(request: Request, session_id: str) -> None:
     limiter = request.app.state.rate_limiter
-    address = request.client.host if request.client else "unknown"
-    if not limiter.allow("s:" + session_id) or not limiter.allow("a:" + address, limiter.per_minute * 5):
+    if not limiter.allow("s:" + session_id) or not limiter.allow("a:" + client_address(request),
+                                                               limiter.per_minute * 5):
         raise HTTPException(429, "too many messages; please wait a minute and try again")
 
 
@@ -77,7 +78,7 @@ def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
     require_session_id(body.session_id)
     _check_rate(request, body.session_id)
     return _handle(request, WebChatChannel.message(body.session_id, body.text or "", body.button or None,
-                                                   request.query_params.get("lang")))
+                                                   request.query_params.get("lang"), address=client_address(request)))
 
 
 @router.post("/api/chat/upload")
@@ -89,9 +90,9 @@ def upload(request: Request, session_id: str = Form(...), file: UploadFile = Fil
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, f"the file is larger than {limit // (1024 * 1024)} MB; please send a smaller one")
-    return _handle(request, WebChatChannel.message(
-        session_id, text[:MAX_TEXT], files=[IncomingFile(data=data, name=file.filename,
-                                                         declared_mime=file.content_type)]))
+    files = [IncomingFile(data=data, name=file.filename, declared_mime=file.content_type)]
+    return _handle(request, WebChatChannel.message(session_id, text[:MAX_TEXT], files=files,
+                                                   address=client_address(request)))
 
 
 @router.get("/api/chat/messages")

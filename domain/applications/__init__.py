@@ -49,8 +49,10 @@ from domain.applications.materials import (
 )
 from domain.applications.references import (
     REFERENCE,
+    CodeCheck,
     LinkCode,
     by_reference,
+    check_code,
     check_code_hash,
     customer_applications,
     issue_code_to_owner,
@@ -72,7 +74,7 @@ __all__ = [
     "DEADLINE_JOB", "DRAFT_EXPIRY_JOB", "DRAFT_KEEP", "OPEN_STAGES", "REFERENCE", "STAGES", "SYSTEM", "TABLE",
     "TERMINAL", "Actor", "ApplicationCompleted", "ApplicationCorrectionRequested", "ApplicationEvent",
     "ApplicationExtended", "ApplicationStageChanged", "ApplicationSubmitted", "DomainError", "IllegalTransition",
-    "InvalidRequest", "LinkCode", "StageEvent", "add_working_days", "allowed_next", "by_reference", "check_code_hash",
+    "CodeCheck", "InvalidRequest", "LinkCode", "StageEvent", "add_working_days", "allowed_next", "by_reference", "check_code", "check_code_hash",
     "check_file", "check_item", "check_move", "customer_applications", "customer_may_withdraw", "deadline_job",
     "discard_draft", "draft_expiry_job", "end_of_day", "extend", "issue_code_to_owner", "items_of", "local_date",
     "new_draft", "open_draft", "owned_by", "problems", "put_item", "record_file_access", "resubmit", "stats",

@@ -4,6 +4,9 @@ customer who writes from a new channel and lost the check code. A code that fits
 identity to the owner's person (domain/customers.py).
 
 Nobody learns whether a reference exists: asking for a code about an unknown number is silent.
+A 6-digit code cannot be guessed: wrong codes are counted in the database per reference, per
+person and per network address, whatever the session or worker, and the one that reaches its
+limit is locked for a while (``check_code``).
 """
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import Service
 from domain.customers import LINK_CODE_TTL, issue_link_code, link_identities, redeem_link_code
-from storage.models import Application, Conversation, Customer
+from domain.settings import DeskSettings
+from storage import counters
+from storage.models import Application, Conversation, Customer, utcnow
 from storage.repositories import lock_for_update, person_customer_ids
 
 log = logging.getLogger(__name__)
@@ -112,6 +117,51 @@ def verify_and_link(session: Session, customer: Customer, reference: str, code: 
         session.refresh(customer)
     log.info("identity linked by code: customer=%s application=%s", customer.id, app.id)
     return app
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What a typed code gave: the application (identities now linked), or a refusal with the
+    tries left before a lock, or ``locked_until`` when too many wrong codes came first."""
+
+    application: Application | None
+    tries_left: int = 0
+    locked_until: datetime | None = None
+
+
+def check_code(session: Session, settings: DeskSettings, customer: Customer, reference: str, code: str,
+               address: str | None = None) -> CodeCheck:
+    """``verify_and_link`` within the guessing limits. Every try is counted before anything else (one
+    atomic UPSERT per key, which also holds the key's row, so simultaneous tries on one reference
+    queue and each sees the lock the one before it set): no more codes than the limit are ever
+    compared, however many sessions or workers try at once."""
+    now = utcnow()
+    window = timedelta(minutes=settings.check_code_lockout_minutes)
+    owner_keys = {f"code:ref:{reference.strip().upper()}": settings.check_code_max_failures,
+                  f"code:person:{customer.person}": settings.check_code_max_failures}
+    limits = {**owner_keys, **({f"code:addr:{address}": settings.check_code_address_max_failures} if address else {})}
+    hits = {key: counters.count_hit(session, key, window, now) for key in limits}
+    locked = [until for key in limits if (until := counters.locked_until(session, key, now)) is not None]
+    if locked or _lock_spent(session, {key: limit + 1 for key, limit in limits.items()}, hits, now + window):
+        return CodeCheck(None, locked_until=max(locked, default=now + window))
+    app = verify_and_link(session, customer, reference, code)
+    if app is not None:
+        for key in owner_keys:  # an address keeps its count: it may be many people's
+            counters.clear(session, key)
+        return CodeCheck(app)
+    if _lock_spent(session, limits, hits, now + window):
+        return CodeCheck(None, locked_until=now + window)
+    return CodeCheck(None, tries_left=min(limit - hits[key] for key, limit in limits.items()))
+
+
+def _lock_spent(session: Session, limits: dict[str, int], hits: dict[str, int], until: datetime) -> bool:
+    """Lock every key whose hits reached its limit; whether any did."""
+    spent = [key for key, limit in limits.items() if hits[key] >= limit]
+    for key in spent:
+        counters.lock(session, key, until)
+    if spent:
+        log.warning("check code: too many tries, locked until %s: %s", until, ", ".join(spent))
+    return bool(spent)
 
 
 def _subject(app: Application) -> str:

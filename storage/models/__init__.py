@@ -1,5 +1,6 @@
 """All models; importing this module registers every table on ``Base.metadata``."""
 from .applications import Application, ApplicationExtension, ApplicationItem, ApplicationTransition, FileAccess
+from .audit import AuditEntry
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .core import ApiToken, Attachment, Conversation, Customer, InboxItem, Job, KeyValue, Message, OutboxItem, StaffUser
 from .feedback import Complaint, ComplaintEvent, Rating
@@ -18,6 +19,7 @@ __all__ = [
     "ApplicationItem",
     "ApplicationTransition",
     "Attachment",
+    "AuditEntry",
     "Base",
     "CannedReply",
     "Complaint",

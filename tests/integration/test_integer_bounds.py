@@ -4,10 +4,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from fastapi.testclient import TestClient
 
-from bot.web.app import create_app
-from domain.staff import create_api_token
+from tests.console_helpers import admin_api_client
 from tests.testbot import Customer, build_runtime
 
 HUGE = ["2147483648", str(2**63), "1e30", str(10**20), "-1"]
@@ -15,13 +13,8 @@ HUGE = ["2147483648", str(2**63), "1e30", str(10**20), "-1"]
 
 @pytest.fixture
 def client(settings):
-    runtime = build_runtime(settings)
-    with runtime.services.db.session() as s:
-        token = create_api_token(s, "bounds", "admin")
-    with TestClient(create_app(runtime, start_workers=False)) as c:
-        c.headers["authorization"] = f"Bearer {token}"
+    with admin_api_client(settings) as c:
         yield c
-    runtime.services.db.dispose()
 
 
 @pytest.mark.parametrize("value", HUGE)

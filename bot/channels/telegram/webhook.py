@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from bot.channels.telegram.api import CHANNEL
 from bot.channels.telegram.parse import chat_of
+from bot.jsonbody import WEBHOOK_JSON_LIMIT, parse_json
 from storage import inbox
 from storage.db import Database
 
@@ -28,10 +29,7 @@ def webhook_router(db: Database, secret_token: str) -> APIRouter:
         if not hmac.compare_digest(given, secret):
             log.warning("telegram webhook: request with a wrong secret token refused")
             raise HTTPException(403, "wrong secret token")
-        try:
-            update = await request.json()
-        except ValueError:
-            raise HTTPException(400, "the body must be a Telegram update in JSON") from None
+        update = parse_json(await request.body(), WEBHOOK_JSON_LIMIT)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             raise HTTPException(400, "the body must be a Telegram update in JSON")
         await asyncio.to_thread(inbox.accept, db, CHANNEL, str(update["update_id"]), update, chat_of(update))

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION
+from bot.auth import DB_SESSION, record_action
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
 from bot.web.console.security import require_staff, verify_csrf
@@ -229,5 +229,7 @@ def new_entry(request: Request, id: str = Form(""), question: str = Form(""), al
     except EntryError as exc:
         return render(request, "console/knowledge_new.html", {"loaded": knowledge is not None, "form": form,
                                                               "error": exc.code}, status_code=400)
+    record_action(request, session, "knowledge.entry_created", f"knowledge:{entry['id']}",
+                  {"question": entry["question"], "lang": entry["lang"]})
     questions.answer_open_questions(session, request.app.state.services.events, [entry["question"], *entry["alternates"]], entry["answer"], user.id, entry["id"])
     return done(f"/console/knowledge?saved={form['id']}")

@@ -24,5 +24,6 @@ NAV: list[NavItem] = [
     NavItem("/console/staff", "console.nav.staff", ("admin",)),
     NavItem("/console/webhooks", "console.nav.webhooks", ("admin",)),
     NavItem("/console/erasure", "console.nav.erasure", ("admin",)),
+    NavItem("/console/audit", "console.nav.audit", ("admin",)),
     NavItem("/console/password", "console.nav.password", ("agent", "reviewer", "content_manager")),
 ]

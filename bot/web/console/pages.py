@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION
+from bot.auth import DB_SESSION, client_address, record_action
 from bot.web.api_schema import PathId
 from bot.web.console.nav import NAV
 from bot.web.console.security import (
@@ -91,9 +91,19 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/console"),
           session: Session = DB_SESSION) -> Response:
-    user, error = attempt_login(session, request.app.state.services, username.strip(), password)
+    services = request.app.state.services
+    limit = services.settings.console_login_per_minute
+    if not request.app.state.rate_limiter.allow(f"login:{client_address(request)}", limit):
+        record_action(request, session, "staff.login_failed", f"staff:{username.strip()}", {"reason": "too_many"},
+                      actor=username.strip())
+        return render(request, "console/login.html", {"next": _safe_next(next), "error": "console.login.too_many"},
+                      status_code=429)
+    user, error = attempt_login(session, services, username.strip(), password)
     if user is None:
+        record_action(request, session, "staff.login_failed", f"staff:{username.strip()}",
+                      {"reason": error.rsplit(".", 1)[-1]}, actor=username.strip())
         return render(request, "console/login.html", {"next": _safe_next(next), "error": error}, status_code=401)
+    record_action(request, session, "staff.login", f"staff:{user.username}", actor=user.username)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_cookie_value(request.app.state.services, user), httponly=True,
                         samesite="lax", secure=cookie_secure(request),
@@ -107,6 +117,7 @@ def logout(request: Request, session: Session = DB_SESSION) -> Response:
     user = current_staff(request, session)
     if user is not None:
         end_sessions(user)
+        record_action(request, session, "staff.logout", f"staff:{user.username}", actor=user.username)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION
+from bot.auth import DB_SESSION, record_action
 from bot.web.api_schema import PathId
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
@@ -48,9 +48,10 @@ def staff_add(request: Request, username: str = Form(...), display_name: str = F
               password: str = Form(...), user: StaffUser = Depends(ADMIN),
               session: Session = DB_SESSION) -> Response:
     try:
-        add_staff(session, username.strip(), password, role, display_name.strip() or None)
+        added = add_staff(session, username.strip(), password, role, display_name.strip() or None)
     except StaffError as exc:
         return _staff_page(request, session, "console.staff.error.invalid", str(exc), status_code=400)
+    record_action(request, session, "staff.created", f"staff:{added.username}", {"role": added.role})
     return done("/console/staff")
 
 
@@ -71,6 +72,7 @@ def staff_active(staff_id: PathId, request: Request, active: str = Form(...), us
     if not target.active:
         target.on_duty = False  # a disabled account takes no conversations and counts for no wait estimate
         end_sessions(target)
+    record_action(request, session, "staff.enabled" if target.active else "staff.disabled", f"staff:{target.username}")
     return done("/console/staff")
 
 
@@ -81,10 +83,12 @@ def staff_role(staff_id: PathId, request: Request, role: str = Form(...), user: 
     target = _target(session, staff_id)
     if target.id == user.id:
         return _staff_page(request, session, "console.staff.error.self", status_code=400)
+    before = target.role
     try:
         change_role(target, role)
     except StaffError as exc:
         return _staff_page(request, session, "console.staff.error.invalid", str(exc), status_code=400)
+    record_action(request, session, "staff.role_changed", f"staff:{target.username}", {"from": before, "to": role})
     return done("/console/staff")
 
 
@@ -93,6 +97,7 @@ def staff_unlock(staff_id: PathId, request: Request, user: StaffUser = Depends(A
                  session: Session = DB_SESSION) -> Response:
     target = _target(session, staff_id)
     target.locked_until, target.failed_logins = None, 0
+    record_action(request, session, "staff.unlocked", f"staff:{target.username}")
     return done("/console/staff")
 
 
@@ -105,6 +110,7 @@ def staff_reset_password(staff_id: PathId, request: Request, password: str = For
     target.password_hash = hash_password(password)
     end_sessions(target)
     target.locked_until, target.failed_logins = None, 0
+    record_action(request, session, "staff.password_reset", f"staff:{target.username}")
     return done("/console/staff")
 
 
@@ -151,6 +157,7 @@ def change_password(request: Request, current: str = Form(...), new: str = Form(
                       status_code=400)
     user.password_hash = hash_password(new)
     end_sessions(user)
+    record_action(request, session, "staff.password_changed", f"staff:{user.username}")
     session.flush()
     response = done("/console/password?changed=1")
     # Every other session ends; this one continues with a cookie of the new epoch.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from bot.auth import DB_SESSION
+from bot.auth import DB_SESSION, record_action
 from bot.web.api_schema import PathId
 from bot.web.console.handoff_pages import done
 from bot.web.console.pages import render
@@ -35,13 +35,22 @@ def webhooks_page(request: Request, user: StaffUser = Depends(ADMIN), session: S
 @router.post("/webhooks", dependencies=[Depends(verify_csrf)])
 def webhook_add(request: Request, url: str = Form(...), secret: str = Form(...), events: list[str] = Form([]),
                 user: StaffUser = Depends(ADMIN), session: Session = DB_SESSION) -> Response:
-    return _apply(request, session, lambda: webhooks.add_subscription(session, url, secret, events), 400)
+    def subscribe() -> None:
+        subscription = webhooks.add_subscription(session, url, secret, events)
+        record_action(request, session, "webhook.subscribed", f"webhook:{subscription.id}",
+                      webhooks.subscription_json(subscription))
+
+    return _apply(request, session, subscribe, 400)
 
 
 @router.post("/webhooks/{subscription_id}/remove", dependencies=[Depends(verify_csrf)])
 def webhook_remove(subscription_id: PathId, request: Request, user: StaffUser = Depends(ADMIN),
                    session: Session = DB_SESSION) -> Response:
-    return _apply(request, session, lambda: webhooks.remove_subscription(session, subscription_id), 404)
+    def remove() -> None:
+        webhooks.remove_subscription(session, subscription_id)
+        record_action(request, session, "webhook.removed", f"webhook:{subscription_id}")
+
+    return _apply(request, session, remove, 404)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", dependencies=[Depends(verify_csrf)])

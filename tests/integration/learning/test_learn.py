@@ -17,7 +17,6 @@ from knowledge.verifier import Verifier, deployment_verifier_file, load_verifier
 from storage.db import Database
 
 
-
 @dataclass(frozen=True)
 class L:
     text: str
