@@ -94,7 +94,7 @@ class WhisperRecognizer:
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
-            vad_filter=False,
+            vad_filter=True,  # silero VAD (shipped with faster-whisper): silence and noise are skipped at once
             max_new_tokens=max(16, int(TOKENS_PER_SECOND * min(WINDOW_SECONDS, samples.size / SAMPLE_RATE))),
         )
         text = " ".join(segment.text.strip() for segment in segments).strip()

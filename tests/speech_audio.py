@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import av
@@ -32,6 +33,18 @@ def speak(text: str, lang: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"speech-{abs(hash((text, lang)))}.wav"
     subprocess.run(["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(path), text], check=True, timeout=30)
+    return path
+
+
+def silence(folder: Path, seconds: float = 1.0) -> Path:
+    """A WAV file of ``seconds`` of silence in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"silence-{seconds}.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(b"\x00\x00" * int(16_000 * seconds))
     return path
 
 
