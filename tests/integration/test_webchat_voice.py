@@ -14,18 +14,18 @@ SESSION = "visitor-v001-5e8a1c3f9b7d20463ac9"
 
 
 @pytest.fixture
-def app(sqlite_settings, recognizer):  # noqa: ANN001, ANN201
+def app(sqlite_settings, recognizer):
     with console_app(sqlite_settings, [("amy", "pw-amy-123456", "agent", "Amy")], speech=recognizer) as pair:
         yield pair
 
 
-def record(client, audio: bytes, lang: str, name: str = "voice.webm"):  # noqa: ANN001, ANN201
+def record(client, audio: bytes, lang: str, name: str = "voice.webm"):
     return client.post(f"/api/chat/voice?lang={lang}", data={"session_id": SESSION}, files={"file": (name, audio)})
 
 
 @needs_espeak
 def test_a_recording_is_answered_like_the_words_in_it(app, tmp_path):
-    runtime, client = app
+    _, client = app
     answer = record(client, voice_bytes("Can I pay fees with a foreign bank card?", "en", tmp_path, "webm"), "en")
     assert answer.status_code == 200
     heard, reply = (r["text"] for r in answer.json()["replies"][:2])
@@ -37,7 +37,7 @@ def test_a_recording_is_answered_like_the_words_in_it(app, tmp_path):
 
 
 def test_nothing_recognised_is_answered_honestly_and_staff_can_listen(app, tmp_path):
-    runtime, client = app
+    _, client = app
     answer = record(client, encode(silence(tmp_path), "webm"), "zh")
     assert [r["text"] for r in answer.json()["replies"]] == [t("voice.not_recognised", "zh")]
     assert console_login(client, "amy", "pw-amy-123456").status_code == 303

@@ -10,7 +10,7 @@ from storage.models import Attachment, Message
 from tests.speech_audio import needs_espeak, voice_bytes
 
 
-def kept_audio(tg) -> tuple[Message, Attachment]:  # noqa: ANN001
+def kept_audio(tg) -> tuple[Message, Attachment]:
     with tg.db.session() as s:
         message = s.scalars(select(Message).where(Message.direction == "in")).one()
         return message, s.scalars(select(Attachment)).one()

@@ -17,7 +17,7 @@ class MustNotListen:
         raise AssertionError("WeCom's Recognition was sent: the bot has nothing to recognise")
 
 
-def kept(bot) -> tuple[Message, Attachment]:  # noqa: ANN001
+def kept(bot) -> tuple[Message, Attachment]:
     with bot.db.session() as s:
         return s.scalars(select(Message).where(Message.direction == "in")).one(), s.scalars(select(Attachment)).one()
 
