@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from speech.audio import SAMPLE_RATE, decode
 from speech.types import Heard, SpeechConfigError
 
@@ -27,6 +29,9 @@ REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 TOKENS_PER_SECOND = 8
 #: Whisper hears 30 seconds at a time; the token limit is per window.
 WINDOW_SECONDS = 30
+#: Silence put around the audio: a recording whose first word starts at once (a button pressed
+#: mid-word, synthetic speech) loses that word otherwise (bench/speech.py: WER 21 % -> see docs/voice.md).
+PAD_SECONDS = 0.5
 
 
 def bundled_model() -> Path:
@@ -84,13 +89,15 @@ class WhisperRecognizer:
         if language is not None and language not in self.languages:
             return None
         samples = decode(audio, self.max_seconds)
+        pad = np.zeros(int(PAD_SECONDS * SAMPLE_RATE), dtype=np.float32)
+        samples = np.concatenate([pad, samples, pad])
         model = self.load()
         multilingual = len(self.languages) > 1
         # A multilingual model hears which language was spoken (the conversation's may be a guess).
         segments, info = model.transcribe(
             samples,
             language=None if multilingual else "en",
-            beam_size=1,
+            beam_size=5,
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
