@@ -70,8 +70,12 @@ def measure(recognizer: WhisperRecognizer, lang: str, texts: list[str], folder: 
         distance = edit_distance(reference, hypothesis)
         errors, total, exact = errors + distance, total + len(reference), exact + (distance == 0)
         print(f"{lang}  {distance:2d}/{len(reference):<2d}  {text}  ->  {said or '(nothing)'}")
-    return {"error_rate": errors / max(total, 1), "exact": exact / max(len(texts), 1),
-            "seconds": spent / max(len(texts), 1), "rtf": spent / max(audio_seconds, 1e-9)}
+    return {
+        "error_rate": errors / max(total, 1),
+        "exact": exact / max(len(texts), 1),
+        "seconds": spent / max(len(texts), 1),
+        "rtf": spent / max(audio_seconds, 1e-9),
+    }
 
 
 def main() -> None:
@@ -83,16 +87,20 @@ def main() -> None:
     recognizer = WhisperRecognizer(args.model_path, threads=args.threads)
     started = time.perf_counter()
     recognizer.load()
-    print(f"model {recognizer.path} loaded in {time.perf_counter() - started:.1f} s; "
-          f"covers {', '.join(sorted(recognizer.languages))}")
+    print(
+        f"model {recognizer.path} loaded in {time.perf_counter() - started:.1f} s; "
+        f"covers {', '.join(sorted(recognizer.languages))}"
+    )
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for lang, texts in sentences(args.per_language).items():
             results[lang] = measure(recognizer, lang, texts, Path(folder))
     for lang, r in results.items():
         name = "WER" if lang == "en" else "CER"
-        print(f"{lang}: {name} {r['error_rate']:.1%}, sentences exactly right {r['exact']:.0%}, "
-              f"{r['seconds']:.2f} s a sentence (real-time factor {r['rtf']:.2f})")
+        print(
+            f"{lang}: {name} {r['error_rate']:.1%}, sentences exactly right {r['exact']:.0%}, "
+            f"{r['seconds']:.2f} s a sentence (real-time factor {r['rtf']:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,12 @@ def page_with_a_microphone(tmp_path: Path, sqlite_settings, recognizer) -> Itera
 
     spoken = speak(QUESTION, "en", tmp_path)
     runtime = build_runtime(sqlite_settings, speech=recognizer)
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={spoken}"]
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={spoken}",
+    ]
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         for base in serve(runtime):
