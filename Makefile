@@ -21,8 +21,13 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Debian packages the suite needs (chromium for the browser tests), installed when missing.
+# Debian packages the suite needs (chromium for the browser tests, espeak-ng to speak the voice
+# tests' questions), installed when missing. Audio conversion needs no ffmpeg program: PyAV's wheel
+# carries ffmpeg's libraries, AMR encoder included (Debian's ffmpeg has none).
 system-packages:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "espeak-ng is missing: run 'sudo apt-get install espeak-ng' (the voice tests need it)" >&2; exit 1; fi; }
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (the browser tests need it)" >&2; exit 1; fi; }

@@ -22,6 +22,8 @@ from handlers import all_handlers
 from handlers.faq import next_suggestions
 from handlers.notices import build_bus
 from handlers.services import Services
+from speech import Recognizer
+from speech import from_settings as speech_from_settings
 from storage.attachments import AttachmentStore
 from storage.db import OUTBOX_CHANNEL, Database, Listener
 
@@ -88,12 +90,16 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, channels: dict[str, Channel] | None = None,
-              kinds: list[str] | None = None, knowledge: Any = None, migrate: bool = True) -> "Runtime":
+              kinds: list[str] | None = None, knowledge: Any = None, migrate: bool = True,
+              speech: Recognizer | None = None) -> "Runtime":
         """Wire everything from the settings (or the channel ``kinds`` named, e.g. the terminal);
-        tests pass their own (fake-backed) channels and knowledge; ``migrate=False`` when the
-        parent of several workers has migrated already."""
+        tests pass their own (fake-backed) channels, knowledge and speech recognizer;
+        ``migrate=False`` when the parent of several workers has migrated already."""
         services = build_services(settings, migrate=migrate, knowledge=knowledge)
-        engine = Engine(services, all_handlers())
+        if speech is None:
+            speech = speech_from_settings(settings.speech_backend, settings.speech_model_path,
+                                          settings.speech_max_seconds, settings.speech_threads)
+        engine = Engine(services, all_handlers(), speech)
         if channels is None:
             channels = build_channels(settings, services, kinds)
         runtime = cls(services, engine, channels)

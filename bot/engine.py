@@ -1,6 +1,7 @@
 """The engine: one incoming message in, replies stored in the outbox, in one transaction.
 
-    Incoming -> drop repeats -> lock the conversation -> record the message
+    Incoming -> voice? recognise it (before any lock) -> drop repeats -> lock the conversation
+      -> record the message (a voice message: its transcript, its audio kept for staff)
       -> a channel's notice? answer it -> human mode? stop (staff answer) -> route to a handler
       -> transcript + outbox in the same transaction -> wake the sender
 """
@@ -21,12 +22,13 @@ from bot.metrics import observe_turn
 from handlers.base import Context, Handler, Peek, menu_buttons
 from handlers.handoff import customer_wrote
 from handlers.i18n import detect_language
-from handlers.messages import Incoming, Reply, StaffIncoming
+from handlers.messages import Incoming, IncomingFile, Reply, StaffIncoming
 from handlers.services import Services
 from handlers.staff_room import staff_wrote
+from speech import Recognizer, UndecodableAudio
 from storage import repositories
 from storage.attachments import AttachmentRejected
-from storage.models import Conversation, InboxItem, Message, utcnow
+from storage.models import Attachment, Conversation, InboxItem, Message, utcnow
 from storage.outbox import enqueue, wake_chat
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,9 @@ class HandleResult:
 class Engine:
     """Routes each message to one handler. Handlers are ordered by ``priority``."""
 
-    def __init__(self, services: Services, handlers: list[Handler]) -> None:
+    def __init__(self, services: Services, handlers: list[Handler], speech: Recognizer) -> None:
         self.services = services
+        self.speech = speech
         self.handlers = sorted(handlers, key=lambda h: h.priority)
         self.by_name = {h.name: h for h in self.handlers}
 
@@ -75,6 +78,7 @@ class Engine:
     def handle(self, incoming: Incoming) -> HandleResult:
         """Handle a message from a channel that answers synchronously (web chat, terminal)."""
         started = time.perf_counter()
+        self.recognise([incoming])
         prepared = self.prepare(incoming)
         with observe_turn(incoming.channel, started), self.services.db.session() as session:
             if incoming.delivery_key:
@@ -97,6 +101,7 @@ class Engine:
         The inbox row is locked and marked done in the same transaction as the handling,
         so a crash anywhere leaves it pending for another try and never half-done.
         """
+        self.recognise([incoming for incoming in incomings if isinstance(incoming, Incoming)])
         prepared = [(time.perf_counter(), self.prepare(incoming) if isinstance(incoming, Incoming) else {})
                     for incoming in incomings]
         with self.services.db.session() as session:
@@ -123,9 +128,10 @@ class Engine:
         """Let the handlers do their slow read-only work for a text turn (the FAQ asks the
         knowledge) before the conversation's lock and SQLite's write lock are taken, so turns of
         other chats do not wait for it. What was prepared is checked again inside the turn."""
-        if incoming.button or incoming.notice is not None or not incoming.text:
+        said = _said(incoming)
+        if incoming.button or incoming.notice is not None or not said:
             return {}
-        text, _was_cut = clean_text(incoming.text, self.services.settings.max_message_chars)
+        text, _was_cut = clean_text(said, self.services.settings.max_message_chars)
         with self.services.db.reading() as session:
             row = session.execute(
                 select(Conversation.state, Conversation.mode, Conversation.language).where(
@@ -135,11 +141,33 @@ class Engine:
         peek = Peek(text, state, mode, lang)
         return {h.name: ready for h in self.handlers if (ready := h.prepare(peek, self.services)) is not None}
 
+    def recognise(self, incomings: list[Incoming]) -> None:
+        """Fill in what was said in each voice message not yet recognised (WeCom may send its
+        own). Runs before the turn's transaction: a second of speech recognition holds no lock."""
+        for incoming in incomings:
+            voice = incoming.voice
+            if voice is None or voice.transcript is not None:
+                continue
+            heard = None
+            if voice.audio.data:
+                try:
+                    heard = self.speech.transcribe(voice.audio.data, self._known_language(incoming))
+                except UndecodableAudio as exc:
+                    log.info("voice message of %s:%s not readable: %s", incoming.channel, incoming.chat_id, exc)
+            voice.transcript = heard.text if heard is not None else ""
+
+    def _known_language(self, incoming: Incoming) -> str | None:
+        """The conversation's language if it has one, else the platform's hint (a short read, no lock)."""
+        with self.services.db.reading() as session:
+            language = session.scalar(select(Conversation.language).where(
+                Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id))
+        return language or incoming.lang_hint
+
     def _process(self, session: Session, incoming: Incoming, prepared: dict[str, Any]) -> HandleResult:
         conversation = self.lock_conversation(session, incoming)
         conversation_id_var.set(conversation.id)
         settings = self.services.settings
-        text, was_cut = clean_text(incoming.text or "", settings.max_message_chars)
+        text, was_cut = clean_text(_said(incoming), settings.max_message_chars)
         if conversation.language is None:
             conversation.language = first_language(incoming, text)
         ctx = Context(
@@ -154,6 +182,7 @@ class Engine:
         if was_cut:
             ctx.notices.append(Reply(ctx.t("fallback.truncated", limit=settings.max_message_chars)))
         self._store_files(ctx)
+        kept = self._keep_voice(ctx)
         session.add(
             Message(
                 conversation_id=conversation.id,
@@ -161,7 +190,7 @@ class Engine:
                 sender="customer",
                 text=text,
                 button=(incoming.button or "")[:256] or None,
-                payload={"attachments": [a.id for a in ctx.attachments]},
+                payload={"attachments": [a.id for a in ctx.attachments] + kept},
                 platform_message_id=incoming.message_id,
             )
         )
@@ -169,7 +198,8 @@ class Engine:
         conversation.last_message_at = utcnow()
         wake_chat(session, conversation.channel, conversation.chat_id)
 
-        replies = ctx.notices + self._answer(ctx)
+        answer = self._answer(ctx)  # may add a notice first ("you said: ...")
+        replies = ctx.notices + answer
         ids = enqueue(session, conversation, replies)
         return HandleResult(conversation.id, replies, ids)
 
@@ -178,6 +208,10 @@ class Engine:
         incoming, conversation = ctx.incoming, ctx.conversation
         if incoming.notice is not None:
             return [Reply(ctx.t(incoming.notice))]
+        if incoming.voice is not None:
+            if not ctx.text:
+                return [Reply(ctx.t("voice.not_recognised"))]
+            ctx.notices.append(Reply(ctx.t("voice.heard", text=ctx.text)))
         relayed = None
         if conversation.mode == "human":
             relayed = customer_wrote(ctx.session, self.services, conversation, ctx.text, incoming.button,
@@ -194,19 +228,35 @@ class Engine:
         return conversation
 
     def _store_files(self, ctx: Context) -> None:
-        store = self.services.attachments
         for file in ctx.incoming.files:
-            try:
-                if file.declared_size is not None and file.declared_size > store.max_bytes:
-                    raise AttachmentRejected("too_large", file.name or "file")
-                ctx.attachments.append(store.save(ctx.session, file.data, file.name, ctx.conversation))
-            except AttachmentRejected as exc:
-                log.info("conversation=%s attachment refused: %s", ctx.conversation.id, exc.reason)
-                if exc.reason == "too_large":
-                    limit = f"{store.max_bytes // (1024 * 1024)} MB"
-                    ctx.notices.append(Reply(ctx.t("attachment.too_large", name=exc.name, limit=limit)))
-                else:
-                    ctx.notices.append(Reply(ctx.t("attachment.bad_type", name=exc.name)))
+            stored = self._store(ctx, file)
+            if stored is not None:
+                ctx.attachments.append(stored)
+
+    def _keep_voice(self, ctx: Context) -> list[int]:
+        """The voice message's audio, stored for staff (the console plays it); not a handler's
+        attachment: what was said reaches the handlers as text."""
+        voice = ctx.incoming.voice
+        if voice is None or not (voice.audio.data or voice.audio.declared_size):
+            return []  # no audio: WeCom's recognition came alone
+        stored = self._store(ctx, voice.audio)
+        return [stored.id] if stored is not None else []
+
+    def _store(self, ctx: Context, file: IncomingFile) -> Attachment | None:
+        """The file stored, or None with a notice for the customer saying why it was refused."""
+        store = self.services.attachments
+        try:
+            if file.declared_size is not None and file.declared_size > store.max_bytes:
+                raise AttachmentRejected("too_large", file.name or "file")
+            return store.save(ctx.session, file.data, file.name, ctx.conversation)
+        except AttachmentRejected as exc:
+            log.info("conversation=%s attachment refused: %s", ctx.conversation.id, exc.reason)
+            if exc.reason == "too_large":
+                limit = f"{store.max_bytes // (1024 * 1024)} MB"
+                ctx.notices.append(Reply(ctx.t("attachment.too_large", name=exc.name, limit=limit)))
+            else:
+                ctx.notices.append(Reply(ctx.t("attachment.bad_type", name=exc.name)))
+            return None
 
     def _route_safely(self, ctx: Context) -> list[Reply]:
         savepoint = ctx.session.begin_nested()
@@ -245,3 +295,7 @@ class Engine:
         return [Reply(ctx.t("fallback.unknown"), menu_buttons(ctx.lang))]
 
 
+def _said(incoming: Incoming) -> str:
+    """What the customer said: a voice message's transcript, else the text."""
+    spoken = incoming.voice.transcript if incoming.voice is not None else None
+    return spoken or incoming.text or ""

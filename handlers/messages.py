@@ -55,6 +55,16 @@ class IncomingFile:
 
 
 @dataclass
+class VoiceMessage:
+    """A voice message: its audio, and what was said once recognised."""
+
+    audio: IncomingFile
+    #: The words: the platform's own recognition (WeCom's Recognition) or the bot's, filled in
+    #: before the turn; "" when nothing could be recognised, None while not yet tried.
+    transcript: str | None = None
+
+
+@dataclass
 class Incoming:
     """One customer message, parsed by a channel adapter."""
 
@@ -73,6 +83,9 @@ class Incoming:
     #: An i18n key the channel asks to be answered with instead of a handler's answer (a voice
     #: message it cannot read, a file it could not fetch); stored and sent like any reply.
     notice: str | None = None
+    #: A voice message (Telegram voice or audio, WeCom voice, a web chat recording): the engine
+    #: answers its transcript like the same text, and keeps the audio in the transcript for staff.
+    voice: VoiceMessage | None = None
     #: The customer's network address where the channel sees it (the web chat; not Telegram or
     #: WeCom, whose servers deliver); guessing limits count per address.
     address: str | None = None

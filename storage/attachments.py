@@ -20,6 +20,7 @@ ALLOWED_MIME = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/msword", "application/vnd.ms-excel",
     "audio/amr", "audio/mpeg", "audio/ogg", "audio/x-wav", "video/mp4",
+    "video/webm",  # a browser's voice recording (MediaRecorder: WebM/Opus)
     "text/plain",
 }
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import Runtime
 from bot.config import SAMPLE_KNOWLEDGE_DIR, Settings, load_settings
+from speech.whisper import WhisperRecognizer
 from storage.db import Database
 from storage.models import Base
 from tests.testbot import build_runtime
@@ -42,6 +43,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_MODEL_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def recognizer() -> WhisperRecognizer:
+    """The default speech recognizer (Whisper tiny.en from its package), its model loaded once a run."""
+    shipped = WhisperRecognizer()
+    shipped.load()
+    return shipped
 
 
 @pytest.fixture(scope="session")

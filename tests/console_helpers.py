@@ -13,14 +13,16 @@ from bot.config import Settings
 from bot.web.app import create_app
 from domain.staff import add_staff, create_api_token
 from knowledge import Answer, Hit  # noqa: F401  (re-exported: the console tests build stand-in answers with them)
+from speech import Recognizer
 from tests.testbot import build_runtime
 
 
 @contextmanager
-def console_app(settings: Settings, accounts: list[tuple[str, str, str, str]]) -> Iterator[tuple[Runtime, TestClient]]:
-    """A runtime (stand-in knowledge) with these staff accounts (username, password, role, display name)
-    and a client of its app."""
-    runtime = build_runtime(settings)
+def console_app(settings: Settings, accounts: list[tuple[str, str, str, str]],
+                speech: Recognizer | None = None) -> Iterator[tuple[Runtime, TestClient]]:
+    """A runtime (stand-in knowledge; ``speech`` its recognizer, if given) with these staff accounts
+    (username, password, role, display name) and a client of its app."""
+    runtime = build_runtime(settings, speech=speech)
     with runtime.services.db.session() as s:
         for username, password, role, display_name in accounts:
             add_staff(s, username, password, role, display_name)

@@ -33,6 +33,7 @@ from knowledge import Answer, Entry, Hit, answer_text, text_has_question
 from knowledge.grouping import group_similar
 from knowledge.loader import load
 from knowledge.normalize import normalize
+from speech import Recognizer
 from storage.models import OutboxItem
 
 _NOT_CONTENT = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
@@ -205,11 +206,12 @@ class TestBot(Customer):
     __test__ = False  # a helper, not a test class
 
     def __init__(self, tmp_path: Path, entries: Iterable[Entry] = SAMPLE_ENTRIES, *,
-                 database_url: str | None = None, chat_id: str = "chat-1", **settings: Any) -> None:
+                 database_url: str | None = None, chat_id: str = "chat-1", speech: Recognizer | None = None,
+                 **settings: Any) -> None:
         url = database_url or f"sqlite:///{tmp_path / 'testbot.sqlite3'}"
         config = load_settings(data_dir=tmp_path / "data", database_url=url, _env_file=None, **settings)
         self.knowledge = StandInKnowledge(entries)
-        super().__init__(build_runtime(config, self.knowledge), chat_id)
+        super().__init__(build_runtime(config, self.knowledge, speech), chat_id)
 
     def customer(self, chat_id: str, user_id: str | None = None, channel: str = "web") -> Customer:
         """Another customer of this bot."""
@@ -219,9 +221,11 @@ class TestBot(Customer):
         self.runtime.services.db.dispose()
 
 
-def build_runtime(settings: Settings, knowledge: StandInKnowledge | None = None) -> Runtime:
+def build_runtime(settings: Settings, knowledge: StandInKnowledge | None = None,
+                  speech: Recognizer | None = None) -> Runtime:
     """The real wiring and no platform channel, with stand-in knowledge: the given one, or the
-    settings' knowledge folder (the shipped sample unless they say otherwise) matched as above."""
+    settings' knowledge folder (the shipped sample unless they say otherwise) matched as above;
+    ``speech`` a recognizer in place of the settings' (whose model loads on the first voice message)."""
     if knowledge is None:
         knowledge = StandInKnowledge.from_folder(settings.knowledge_dir)
-    return Runtime.build(settings, channels={}, knowledge=knowledge)
+    return Runtime.build(settings, channels={}, knowledge=knowledge, speech=speech)

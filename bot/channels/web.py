@@ -15,7 +15,7 @@ from bot.channels.base import Channel, DeferredSendError
 from bot.channels.registry import ChannelKind
 from bot.channels.toolkit import SentParts
 from bot.config import Settings
-from handlers.messages import Incoming, IncomingFile, Reply
+from handlers.messages import Incoming, IncomingFile, Reply, VoiceMessage
 from handlers.services import Services
 from storage.db import Database
 from storage.models import Attachment, Conversation, Message, OutboxItem, utcnow
@@ -52,9 +52,10 @@ class WebChatChannel(Channel):
 
     @staticmethod
     def message(session_id: str, text: str = "", button: str | None = None, lang: str | None = None,
-                files: list[IncomingFile] | None = None, address: str | None = None) -> Incoming:
+                files: list[IncomingFile] | None = None, address: str | None = None,
+                voice: VoiceMessage | None = None) -> Incoming:
         return Incoming(channel=CHANNEL, chat_id=session_id, user_id=session_id, text=text, button=button,
-                        lang_hint=lang, files=files or [], address=address)
+                        lang_hint=lang, files=files or [], address=address, voice=voice)
 
     def hand_over(self, ids: list[int]) -> list[dict[str, Any]]:
         """The given rows, rendered and marked sent: the HTTP response carries them."""

@@ -23,7 +23,7 @@ from bot.web.console.handoff_pages import INLINE_MIME
 from bot.web.limits import INT_MAX
 from domain.handoff import is_agent_typing
 from handlers.i18n import t
-from handlers.messages import Incoming, IncomingFile
+from handlers.messages import Incoming, IncomingFile, VoiceMessage
 from storage.models import Attachment, Conversation
 
 #: The page makes 32 hex digits from crypto.getRandomValues (128 bits); 32 characters of this alphabet
@@ -81,17 +81,32 @@ def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
                                                    request.query_params.get("lang"), address=client_address(request)))
 
 
-@router.post("/api/chat/upload")
-def upload(request: Request, session_id: str = Form(...), file: UploadFile = File(...),
-           text: str = Form("")) -> dict[str, Any]:
+def _received(request: Request, session_id: str, file: UploadFile) -> IncomingFile:
+    """The uploaded file of a checked session, refused (413) past the upload limit."""
     require_session_id(session_id)
     _check_rate(request, session_id)
     limit = request.app.state.services.settings.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, f"the file is larger than {limit // (1024 * 1024)} MB; please send a smaller one")
-    files = [IncomingFile(data=data, name=file.filename, declared_mime=file.content_type)]
-    return _handle(request, WebChatChannel.message(session_id, text[:MAX_TEXT], files=files,
+    return IncomingFile(data=data, name=file.filename, declared_mime=file.content_type)
+
+
+@router.post("/api/chat/upload")
+def upload(request: Request, session_id: str = Form(...), file: UploadFile = File(...),
+           text: str = Form("")) -> dict[str, Any]:
+    received = _received(request, session_id, file)
+    return _handle(request, WebChatChannel.message(session_id, text[:MAX_TEXT], files=[received],
+                                                   address=client_address(request)))
+
+
+@router.post("/api/chat/voice")
+def voice(request: Request, session_id: str = Form(...), file: UploadFile = File(...)) -> dict[str, Any]:
+    """A recording from the page's microphone button (WebM/Opus, OGG or WAV): answered like the words
+    in it, the first reply saying what was heard."""
+    received = _received(request, session_id, file)
+    return _handle(request, WebChatChannel.message(session_id, voice=VoiceMessage(received),
+                                                   lang=request.query_params.get("lang"),
                                                    address=client_address(request)))
 
 
@@ -148,7 +163,8 @@ def page(request: Request, lang: str | None = None) -> HTMLResponse:
     language = (lang if lang in LANGUAGES else None) or browser_language(
         request.headers.get("accept-language", "")) or settings.default_language
     texts = {key: t(f"webchat.{key}", language)
-             for key in ("title", "placeholder", "send", "upload", "offline", "typing")}
+             for key in ("title", "placeholder", "send", "upload", "offline", "typing", "record", "recording",
+                         "no_microphone")}
     return request.app.state.templates.TemplateResponse(
         request, "chat.html", {"lang": language, "texts": texts}
     )

@@ -15,7 +15,7 @@ import pytest
 from bot.config import SAMPLE_KNOWLEDGE_DIR, SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot", "domain", "handlers", "knowledge", "storage")
+PACKAGES = ("bot", "domain", "handlers", "knowledge", "speech", "storage")
 
 
 def requirement_names(requirements: list[str]) -> set[str]:

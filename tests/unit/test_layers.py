@@ -1,5 +1,6 @@
 """The import contract of docs/architecture.md: bot -> handlers -> domain -> storage, knowledge
-beside domain, no cycles, no platform library or web framework below bot.
+beside domain, speech recognition asked by the wiring only, no cycles, no platform library, web
+framework or speech library below bot.
 
 The contracts live in pyproject.toml ([tool.importlinter]); these tests run them on the real tree
 and show that a wrong arrow in a copy of the tree breaks them.
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bot", "handlers", "domain", "knowledge", "storage")
+PACKAGES = ("bot", "handlers", "domain", "knowledge", "speech", "storage")
 
 
 def lint(tree: Path) -> subprocess.CompletedProcess[str]:
@@ -50,6 +51,9 @@ def test_the_tree_keeps_every_contract() -> None:
     ("knowledge/normalize.py", "import storage.models", "knowledge is not allowed to import storage"),
     ("handlers/menu.py", "import telegram", "handlers is not allowed to import telegram"),
     ("domain/hours.py", "import fastapi", "domain is not allowed to import fastapi"),
+    ("handlers/faq.py", "import speech", "handlers is not allowed to import speech"),
+    ("handlers/menu.py", "import faster_whisper", "handlers is not allowed to import faster_whisper"),
+    ("speech/audio.py", "import storage.models", "speech is not allowed to import storage"),
     ("storage/jobs.py", "import storage.outbox", "No cycles are allowed in storage"),
 ])
 def test_a_wrong_arrow_breaks_the_contract(tree_copy: Path, module: str, line: str, says: str) -> None:

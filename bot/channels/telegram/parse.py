@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 
 from bot.channels.base import UnparseableDelivery
 from bot.channels.telegram.api import CHANNEL
-from bot.channels.telegram.files import download_files
+from bot.channels.telegram.files import download_files, download_voice
 from bot.channels.telegram.render import Keyboards
 from handlers.messages import Incoming, StaffIncoming
 from storage.attachments import AttachmentStore
@@ -117,6 +117,7 @@ async def parse_update(payload: dict[str, Any], bot: Bot, keyboards: Keyboards, 
         if pressed is not None:
             incoming.button, incoming.text = pressed, ""
     incoming.files = await download_files(bot, message, attachments.max_bytes)
+    incoming.voice = await download_voice(bot, message, attachments.max_bytes)
     return [incoming]
 
 

@@ -3,8 +3,10 @@
 They only translate. Callback XML and kf messages become ``Incoming``; ``Reply`` objects
 become text messages, with buttons as the toolkit's numbered list (a bare "2" maps back to the
 second button on any worker). kf sends buttons as a menu message the customer taps instead.
-What WeCom sends that the bot cannot read (voice, video) becomes an ``Incoming`` with a
-``notice`` the engine answers, so the answer is in the transcript and sent once.
+A voice message becomes an ``Incoming`` with its AMR audio (and the app's own ``Recognition``
+when the admin turned speech recognition on), which the engine recognises and answers like the
+same text. What the bot cannot read (video, location) becomes an ``Incoming`` with a ``notice``
+the engine answers, so the answer is in the transcript and sent once.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from bot.channels.wecom.api import NoServicerOnDuty, WeComApi, WeComError
 from bot.channels.wecom.transfer import TRANSFER_JOB, KfSessionTransfer
 from bot.config import Settings
 from handlers.i18n import t
-from handlers.messages import Incoming, IncomingFile, Reply
+from handlers.messages import Incoming, IncomingFile, Reply, VoiceMessage
 from storage.db import Database
 from storage.inbox import accept
 from storage.models import Conversation
@@ -64,9 +66,8 @@ def render(reply: Reply, lang: str) -> str:
     return "\n".join(lines)
 
 
-def unsupported_notice(kind: str | None) -> str:
-    """The i18n key answering a message type the bot cannot handle."""
-    return "wecom.voice_unsupported" if kind == "voice" else "wecom.type_unsupported"
+#: The i18n key answering a message type the bot cannot handle.
+UNSUPPORTED_NOTICE = "wecom.type_unsupported"
 
 
 class _WeComChannel(Channel):
@@ -101,15 +102,34 @@ class _WeComChannel(Channel):
         """The downloaded file for the engine. A download WeCom refuses for good (an expired
         media_id, say) becomes a request to send it again; a passing failure is raised so the
         inbox tries again."""
+        file = self._download(media_id, default_name)
+        if file is None:
+            return [Incoming(self.name, chat_id, user_id, message_id=message_id, notice="wecom.media_failed")]
+        return [Incoming(self.name, chat_id, user_id, message_id=message_id, files=[file])]
+
+    def voice_incoming(self, chat_id: str, user_id: str, media_id: str, message_id: str | None,
+                       recognition: str | None = None) -> list[Incoming]:
+        """A voice message: its audio (kept for staff) and WeCom's own recognition when it sent one;
+        without it the engine recognises the audio."""
+        heard = (recognition or "").strip() or None
+        name = f"voice-{message_id}.amr"
+        audio = self._download(media_id, name)
+        if audio is None and heard is None:
+            return [Incoming(self.name, chat_id, user_id, message_id=message_id, notice="wecom.media_failed")]
+        voice = VoiceMessage(audio or IncomingFile(b"", name), heard)
+        return [Incoming(self.name, chat_id, user_id, message_id=message_id, voice=voice)]
+
+    def _download(self, media_id: str, default_name: str) -> IncomingFile | None:
+        """A temporary media file, or None when WeCom refuses it for good (an expired media_id,
+        say); a passing failure is raised so the inbox tries again."""
         try:
             data, name, mime = self.api.download(media_id, self.settings.max_upload_bytes)
         except WeComError as exc:
             if exc.retryable:
                 raise
             log.warning("WeCom media download refused: %s", exc)
-            return [Incoming(self.name, chat_id, user_id, message_id=message_id, notice="wecom.media_failed")]
-        return [Incoming(self.name, chat_id, user_id, message_id=message_id,
-                         files=[IncomingFile(data, name or default_name, mime)])]
+            return None
+        return IncomingFile(data, name or default_name, mime)
 
     @abstractmethod
     def deliver(self, chat_id: str, reply: Reply, sent: SentParts) -> str | None:
@@ -173,11 +193,13 @@ class WeComAppChannel(_WeComChannel):
             return [self.text_incoming(user, user, msg.get("Content", ""), msg_id)]
         if kind == "image":
             return self.file_incoming(user, user, msg["MediaId"], msg_id, f"image-{msg_id}.jpg")
+        if kind == "voice":
+            return self.voice_incoming(user, user, msg["MediaId"], msg_id, msg.get("Recognition"))
         if kind == "event" and msg.get("Event") == "enter_agent":
             return [Incoming(self.name, user, user, text="/start")]
         if kind == "event" and msg.get("Event") == "click" and msg.get("EventKey"):
             return [Incoming(self.name, user, user, button=msg["EventKey"])]
-        return [Incoming(self.name, user, user, message_id=msg_id, notice=unsupported_notice(kind))]
+        return [Incoming(self.name, user, user, message_id=msg_id, notice=UNSUPPORTED_NOTICE)]
 
     async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
         return await asyncio.to_thread(self.parse_sync, payload)
@@ -265,7 +287,9 @@ class WeComKfChannel(_WeComChannel):
         if kind in ("image", "file"):
             default = f"image-{msg_id}.jpg" if kind == "image" else f"file-{msg_id}"
             return self.file_incoming(chat, user, payload[kind]["media_id"], msg_id, default)
-        return [Incoming(self.name, chat, user, message_id=msg_id, notice=unsupported_notice(kind))]
+        if kind == "voice":
+            return self.voice_incoming(chat, user, payload["voice"]["media_id"], msg_id)
+        return [Incoming(self.name, chat, user, message_id=msg_id, notice=UNSUPPORTED_NOTICE)]
 
     async def parse(self, payload: dict[str, Any]) -> list[Incoming]:
         return await asyncio.to_thread(self.parse_sync, payload)

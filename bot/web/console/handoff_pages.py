@@ -152,7 +152,8 @@ def _transcript_item(m: Message, staff: dict[int, StaffUser], files: dict[int, A
             "staff": staff[m.staff_id].display_name if m.staff_id in staff else None,
             "buttons": [b["label"] for b in payload.get("buttons", [])],
             "files": [{"name": files[i].original_name or files[i].mime,
-                       "url": f"/console/conversations/{m.conversation_id}/attachments/{i}"}
+                       "url": f"/console/conversations/{m.conversation_id}/attachments/{i}",
+                       "audio": files[i].mime in PLAYABLE_MIME}
                       for i in shown if i in files]}
 
 
@@ -206,8 +207,10 @@ def conversation_messages(conversation_id: PathId, request: Request, after: int 
             "agent_id": current.agent_id if current else None}
 
 
+#: Voice messages the console plays in the transcript (a browser plays no AMR: WeCom's is a download).
+PLAYABLE_MIME = {"audio/ogg", "audio/mpeg", "audio/x-wav", "video/webm"}
 #: Shown in the browser; anything else is downloaded, so a crafted file never runs as a page.
-INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+INLINE_MIME = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"} | PLAYABLE_MIME
 
 
 @router.get("/conversations/{conversation_id}/attachments/{attachment_id}")

@@ -1,6 +1,7 @@
 // Web chat page: no build step. Keeps a random session id in localStorage so a
 // returning visitor continues (a reload restores the transcript from the server), sends
-// text/buttons/files, and polls for later messages. Typing the label of a button of the
+// text/buttons/files and voice recordings (the microphone button, where the browser can record),
+// and polls for later messages. Typing the label of a button of the
 // last message is the same as pressing it.
 (function () {
   "use strict";
@@ -122,6 +123,41 @@
     answered(fetch("/api/chat/upload", { method: "POST", body: form }));
     ev.target.value = "";
   });
+
+  // The microphone button: click to record, click again to send; the answer starts with what was heard.
+  var recordButton = document.getElementById("record");
+  var recorder = null;
+  if (window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    recordButton.hidden = false;
+    recordButton.addEventListener("click", function () {
+      if (recorder) { recorder.stop(); return; }
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        var chunks = [];
+        recorder = new MediaRecorder(stream);
+        recorder.addEventListener("dataavailable", function (ev) { if (ev.data.size) chunks.push(ev.data); });
+        recorder.addEventListener("stop", function () {
+          stream.getTracks().forEach(function (track) { track.stop(); });
+          var type = recorder.mimeType || "audio/webm";
+          recorder = null;
+          recordButton.classList.remove("on");
+          recordButton.title = recordButton.getAttribute("aria-label");
+          sendVoice(new Blob(chunks, { type: type }), type);
+        });
+        recorder.start();
+        recordButton.classList.add("on");
+        recordButton.title = recordButton.dataset.recording;
+      }, function () { add("bot", recordButton.dataset.unavailable); });
+    });
+  }
+
+  function sendVoice(blob, type) {
+    if (!blob.size) return;
+    add("me", "🎤");
+    var form = new FormData();
+    form.append("session_id", sessionId);
+    form.append("file", blob, type.indexOf("ogg") >= 0 ? "voice.ogg" : "voice.webm");
+    answered(fetch("/api/chat/voice?lang=" + lang, { method: "POST", body: form }));
+  }
 
   function poll() {
     fetch("/api/chat/messages?session_id=" + sessionId + "&after=" + lastId)

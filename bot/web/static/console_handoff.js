@@ -120,6 +120,12 @@
       if (m.files && m.files.length) {
         var files = el("div", "meta", tl.files + ": ");
         m.files.forEach(function (f) {
+          if (f.audio) {
+            var player = el("audio");
+            player.controls = true; player.preload = "none"; player.src = f.url;
+            files.appendChild(player);
+            files.appendChild(document.createTextNode(" "));
+          }
           var a = el("a", null, f.name);
           a.href = f.url; a.target = "_blank"; a.rel = "noopener";
           files.appendChild(a);

@@ -181,6 +181,13 @@ class FakeBotApi:
                     "file_size": len(data) if file_size is None else file_size}
         return self.update(message=self.message(chat_id, document=document))
 
+    def voice_update(self, data: bytes, chat_id: int = 42, kind: str = "voice", **extra: Any) -> dict[str, Any]:
+        """A voice message (``kind="voice"``, OGG/Opus) or an audio file (``kind="audio"``)."""
+        file_id = self.add_file(data, f"{kind}/file_{len(self.files) + 1}.oga")
+        media = {"file_id": file_id, "file_unique_id": "u" + file_id, "duration": 3, "mime_type": "audio/ogg",
+                 "file_size": len(data)}
+        return self.update(message=self.message(chat_id, **{kind: media}, **extra))
+
     def callback_update(self, data: str, chat_id: int = 42) -> dict[str, Any]:
         shown = self.message(chat_id, text="(a message with buttons)")
         shown["from"] = {k: BOT_USER[k] for k in ("id", "is_bot", "first_name", "username")}

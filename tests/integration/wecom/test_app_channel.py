@@ -139,17 +139,17 @@ def test_image_is_downloaded_and_stored_as_attachment(bot, fake):
         assert attachment.size == len(png) and attachment.original_name == "photo.png"
 
 
-def test_voice_and_other_types_are_answered_with_a_notice(bot, fake):
-    bot.post(*callback(media_xml("zhangsan", "voice", "VOICE1", "8101")))
+def test_types_the_bot_cannot_read_are_answered_with_a_notice(bot, fake):
     bot.post(*callback(media_xml("zhangsan", "video", "VIDEO1", "8102")))
+    bot.post(*callback(media_xml("zhangsan", "location", "-", "8103")))
     bot.pump()
-    voice, video = (s["text"]["content"] for s in fake.calls_to("message/send"))
-    assert "语音" in voice and "这类消息" in video
+    video, location = (s["text"]["content"] for s in fake.calls_to("message/send"))
+    assert "这类消息" in video and "这类消息" in location
     # issue 12: the notices are engine replies now, so they are in the transcript like any other
     assert count(bot, Message, Message.direction == "out") == 2
 
 
-def test_a_voice_notice_is_stored_and_sent_once_after_two_inbox_retries(bot, fake, monkeypatch):
+def test_a_notice_is_stored_and_sent_once_after_two_inbox_retries(bot, fake, monkeypatch):
     engine = bot.runtime.engine
     real = engine.handle_recorded
     failures = [RuntimeError("database hiccup"), RuntimeError("database hiccup")]
@@ -160,7 +160,7 @@ def test_a_voice_notice_is_stored_and_sent_once_after_two_inbox_retries(bot, fak
         return real(inbox_id, incomings)
 
     monkeypatch.setattr(engine, "handle_recorded", flaky)
-    bot.post(*callback(media_xml("zhangsan", "voice", "VOICE9", "8109")))
+    bot.post(*callback(media_xml("zhangsan", "video", "VIDEO9", "8109")))
     for _ in range(3):
         bot.pump()
         with bot.db.session() as s:
@@ -170,7 +170,7 @@ def test_a_voice_notice_is_stored_and_sent_once_after_two_inbox_retries(bot, fak
     assert count(bot, InboxItem, InboxItem.status == "done", InboxItem.attempts == 3) == 1
     with bot.db.session() as s:
         notices = list(s.scalars(select(Message.text).where(Message.direction == "out")))
-    assert len(notices) == 1 and "语音" in notices[0]
+    assert len(notices) == 1 and "这类消息" in notices[0]
     assert [c["text"]["content"] for c in fake.calls_to("message/send")] == notices
 
 

@@ -70,6 +70,15 @@ def media_xml(user: str, kind: str, media_id: str, msg_id: str) -> str:
             f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>")
 
 
+def voice_xml(user: str, media_id: str, msg_id: str, recognition: str | None = None) -> str:
+    """A voice message; ``recognition`` is WeCom's own transcript (sent when the admin turned it on)."""
+    heard = f"<Recognition><![CDATA[{recognition}]]></Recognition>" if recognition is not None else ""
+    return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+            f"<MediaId><![CDATA[{media_id}]]></MediaId><Format><![CDATA[amr]]></Format>{heard}"
+            f"<MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>")
+
+
 def event_xml(user: str, event: str, key: str = "", create_time: int = 1700000000) -> str:
     return (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
             f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
