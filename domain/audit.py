@@ -35,6 +35,9 @@ ACTIONS = {
     "knowledge.entry_created": "an FAQ entry written from the console (detail: question)",
     "webhook.subscribed": "a webhook subscription added (detail: url, events)",
     "webhook.removed": "a webhook subscription removed",
+    "customer.export": "a person's data exported (detail: reason, people, files)",
+    "customer.erasure": "a person's data erased (detail: reason, people, files, kept cases)",
+    "customer.erasure_rejected": "a customer's erasure request rejected (detail: reason)",
 }
 _LENGTHS = {"actor": 200, "action": 64, "subject": 200, "address": 64}
 

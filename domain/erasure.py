@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from domain import audit
 from domain.applications.stages import STAGES
 from domain.complaints.lifecycle import STATUSES
 from domain.customers import Address, CustomerErased, KeptCase, customer_ids_of_person
@@ -370,5 +371,7 @@ def reject(session: Session, services: DeskServices, request_id: int, actor: str
     request = _undecided(session, request_id)
     request.status, request.decided_by, request.decided_at = "rejected", actor, utcnow()
     request.decision_reason = reason.strip()
+    audit.record(session, actor=actor, action="customer.erasure_rejected", subject=f"erasure_request:{request.id}",
+                 detail={"reason": request.decision_reason})
     services.events.publish(session, ErasureRejected(request.id, request.conversation_id))
     return request

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain import audit
 from domain.applications.representation import detail
 from domain.complaints.representation import complaint_json
 from domain.customers import customer_ids_of_person
@@ -125,10 +126,15 @@ def archive(export: PersonExport) -> bytes:
 
 def record_request(session: Session, kind: str, identity: str, customer_ids: list[int], actor: str,
                    reason: str | None, extra: dict[str, Any] | None = None) -> CustomerDataRequest:
-    """Note an export or erasure with who asked and why (kept when the data itself is gone)."""
+    """Note an export or erasure with who asked and why (kept when the data itself is gone), and
+    put it in the audit log under the record's number (the identity itself stays out of the log:
+    an erasure replaces it in the record, and the log must not keep it either)."""
     row = CustomerDataRequest(kind=kind, identity=identity, customer_ids=customer_ids, actor=actor, reason=reason,
                               detail=extra or {})
     session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action=f"customer.{kind}", subject=f"customer_data_request:{row.id}",
+                 detail={"reason": reason, "people": len(customer_ids), **(extra or {})})
     return row
 
 

@@ -2,6 +2,7 @@
 unchanged, kept cases kept and reported, duplicate deliveries still dropped; by CLI and REST."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -180,3 +181,20 @@ def test_rest_erasure_for_admins_keeps_the_cases_the_law_requires(runtime, setti
     told = Chat(runtime, "web-1", "web-1").outbox_texts()
     assert len(told) == 2 and f"· 申请 {reference}（已受理）：保存至 {until}" in told[1]
 
+
+
+def test_every_export_and_erasure_is_in_the_audit_log_without_the_identity(runtime, settings):
+    """Who and why, for the admins' audit page; the person's identity stays out of the log."""
+    a_person_with_everything(runtime)
+    with runtime.services.db.session() as s:
+        admin = {"Authorization": f"Bearer {create_api_token(s, 'dpo-tool', 'admin')}"}
+    with TestClient(create_app(runtime, start_workers=False)) as api:
+        assert api.get("/api/v1/customers/web:web-1/export", params={"reason": "copy asked"},
+                       headers=admin).status_code == 200
+        assert api.post("/api/v1/customers/web:web-1/erase", json={"reason": "request 42"},
+                        headers=admin).status_code == 200
+        log = api.get("/api/v1/audit", params={"actor": "api:dpo-tool"}, headers=admin).json()["items"]
+    assert [(e["action"], e["detail"]["reason"]) for e in log] == [("customer.erasure", "request 42"),
+                                                                  ("customer.export", "copy asked")]
+    assert all(e["subject"].startswith("customer_data_request:") for e in log)
+    assert "web-1" not in json.dumps(log)
