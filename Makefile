@@ -38,8 +38,9 @@ system-packages:
 run: install
 	$(PY) -m bot serve
 
+# One pytest worker per core (pytest-xdist): each works in its own databases (tests/conftest.py).
 test: install system-packages
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) build *.egg-info
